@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The pipeline: one thread that owns the source, the encoder and the
+ * packetizer, and feeds the fan-out.
+ *
+ *   source --newest frame--> encoder --frame--> packetizer --packets--> fan-out
+ *
+ * Other threads talk to it only through the functions below (atomics and a
+ * mutex-protected pending-change record); none of them blocks on capture or
+ * encoding.  Key frames are forced when a viewer waits for one (join), when
+ * cam_pipeline_request_keyframe() is called (PLI, FIR, the `keyframe`
+ * request), and after a restart; requests are coalesced and at most one
+ * forced key frame is made per keyframe_min_gap_ms.  With on_demand, the
+ * source is closed and nothing is encoded while nobody holds the pipeline.
+ * A failing source is closed and reopened with back-off; the state callback
+ * reports it.
+ */
+#ifndef CAM_PIPELINE_H
+#define CAM_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "encoder.h"
+#include "fanout.h"
+#include "source.h"
+
+typedef enum cam_source_state {
+	CAM_SOURCE_IDLE,
+	CAM_SOURCE_RUNNING,
+	CAM_SOURCE_ERROR,
+} cam_source_state;
+
+const char *cam_source_state_name(cam_source_state state);
+
+typedef struct cam_pipeline_config {
+	cam_encoder_config encoder;     /* width, height, fps are also the source's */
+	int keyframe_min_gap_ms;
+	bool on_demand;
+	uint8_t payload_type;
+} cam_pipeline_config;
+
+typedef struct cam_pipeline_status {
+	cam_source_state state;
+	char error[160];                /* empty unless state is ERROR */
+	const char *kind;               /* the source's kind */
+	const char *device;
+	char native_format[16];
+	int width, height, fps;
+	int bitrate, keyframe_interval;
+	uint64_t frames, keyframes;     /* encoded, non-empty */
+	uint64_t bytes;
+	uint64_t captured;              /* frames read from the source */
+	uint64_t forced_keyframes;
+	int holders;
+} cam_pipeline_status;
+
+/* Called on the pipeline thread whenever the source state changes (idle,
+ * running, error with a reason).  Must not block or call back in. */
+typedef void (*cam_pipeline_state_fn)(void *opaque, cam_source_state state, const char *error);
+
+typedef struct cam_pipeline cam_pipeline;
+
+/* Takes ownership of src.  Does not start the thread. */
+cam_pipeline *cam_pipeline_new(cam_source *src, cam_fanout *fo, const cam_pipeline_config *cfg,
+	cam_pipeline_state_fn on_state, void *opaque);
+/* 0 or -errno. */
+int cam_pipeline_start(cam_pipeline *p);
+/* Stops and joins the thread, frees the source and encoder. */
+void cam_pipeline_free(cam_pipeline *p);
+
+/* Demand counting for on_demand: a viewer holds the pipeline from `watch`
+ * until it leaves. */
+void cam_pipeline_hold(cam_pipeline *p);
+void cam_pipeline_release(cam_pipeline *p);
+
+void cam_pipeline_request_keyframe(cam_pipeline *p);
+
+/* Runtime changes; a negative value leaves that setting alone.  Validated
+ * by the caller; applied on the pipeline thread before the next frame. */
+void cam_pipeline_configure(cam_pipeline *p, int bitrate, int fps, int keyframe_interval);
+
+void cam_pipeline_get_status(cam_pipeline *p, cam_pipeline_status *st);
+
+#endif

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The JSON API's requests: parsing and validation into a typed struct, and
+ * the contract's error codes (shared/api.md, "Errors").
+ *
+ * Janus-free (jansson only).  Validation checks shape and types only; state
+ * (start before watch), authorisation (pin, admin_key) and limits are judged
+ * by the caller with cam_request_check_auth() and its own state.
+ */
+#ifndef CAM_REQUEST_H
+#define CAM_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "cam_config.h"
+
+enum {
+	CAM_ERROR_NO_MESSAGE = 480,
+	CAM_ERROR_INVALID_JSON = 481,
+	CAM_ERROR_UNKNOWN_REQUEST = 482,
+	CAM_ERROR_MISSING_ELEMENT = 483,
+	CAM_ERROR_INVALID_ELEMENT = 484,
+	CAM_ERROR_TOO_MANY_VIEWERS = 485,
+	CAM_ERROR_UNAUTHORIZED = 486,
+	CAM_ERROR_WRONG_STATE = 487,
+	CAM_ERROR_SOURCE_UNAVAILABLE = 488,
+	CAM_ERROR_NOT_CONTROLLER = 489,
+	CAM_ERROR_RATE_LIMITED = 490,
+	CAM_ERROR_INTERNAL = 499,
+};
+
+typedef enum cam_request_kind {
+	CAM_REQ_WATCH,
+	CAM_REQ_START,
+	CAM_REQ_STOP,
+	CAM_REQ_INFO,
+	CAM_REQ_KEYFRAME,
+	CAM_REQ_TAKE_CONTROL,
+	CAM_REQ_RELEASE_CONTROL,
+	CAM_REQ_SEND,
+	CAM_REQ_LIST,
+	CAM_REQ_CONFIGURE,
+	CAM_REQ_KICK,
+	CAM_REQ_COUNT_
+} cam_request_kind;
+
+/* Longest accepted string field (pin, admin_key). */
+#define CAM_MAX_STRING 256
+
+typedef struct cam_request {
+	cam_request_kind kind;
+	const char *name;          /* the request's name */
+	const char *pin;           /* borrowed from the JSON; NULL when absent */
+	const char *admin_key;
+	json_t *data;              /* `send`: borrowed */
+	int bitrate, fps, keyframe_interval;  /* `configure`: -1 when absent */
+	uint64_t id;               /* `kick` */
+} cam_request;
+
+/* Parses a request body.  Returns 0, or an error code (480, 482, 483, 484)
+ * with a readable reason in err.  Pointers in *req borrow from body. */
+int cam_request_parse(json_t *body, cam_request *req, char *err, size_t errlen);
+
+/* Whether the request is answered by an event (watch, start, stop) rather
+ * than synchronously. */
+bool cam_request_is_async(cam_request_kind kind);
+/* Whether it needs the admin_key. */
+bool cam_request_is_admin(cam_request_kind kind);
+
+/* pin for `watch` (and take_control), admin_key for admin requests.
+ * Returns 0 or CAM_ERROR_UNAUTHORIZED with a reason. */
+int cam_request_check_auth(const cam_config *cfg, const cam_request *req, char *err, size_t errlen);
+
+/* {"camera":"event","error_code":code,"error":reason} */
+json_t *cam_error_json(int code, const char *reason);
+
+#endif
