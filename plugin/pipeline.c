@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "pipeline.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "rtp_vp8.h"
+
+/* Back-off between attempts to reopen a failed source. */
+#define REOPEN_MIN_MS 250
+#define REOPEN_MAX_MS 5000
+/* How long one read waits, so that stop and idle are noticed promptly. */
+#define READ_TIMEOUT_MS 200
+
+struct cam_pipeline {
+	/* Owned by the pipeline thread once it runs. */
+	cam_source *src;
+	cam_encoder *enc;
+	cam_rtp_vp8 rtp;
+	uint32_t ts_base;
+	int64_t last_key_ms;          /* monotonic ms of the last key frame, -1 = none yet */
+	bool restart_key;             /* the next frame must be a key frame */
+	int reopen_delay_ms;
+	/* The packets of the frame being sent. */
+	uint8_t *buf;
+	size_t buf_len, buf_cap;
+	cam_packet *packets;
+	size_t *offsets;
+	int npackets, packets_cap;
+
+	cam_fanout *fo;
+	cam_pipeline_state_fn on_state;
+	void *opaque;
+	pthread_t thread;
+	bool thread_started;
+
+	/* Guards everything below: the only state other threads touch. */
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	cam_pipeline_config cfg;
+	bool stop;
+	int holders;
+	bool key_requested;
+	int new_bitrate, new_fps, new_keyframe_interval;   /* -1 = no change */
+	cam_pipeline_status status;
+};
+
+const char *cam_source_state_name(cam_source_state state)
+{
+	switch(state) {
+		case CAM_SOURCE_RUNNING:
+			return "running";
+		case CAM_SOURCE_ERROR:
+			return "error";
+		case CAM_SOURCE_IDLE:
+		default:
+			return "idle";
+	}
+}
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint32_t random_u32(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint32_t x = (uint32_t)ts.tv_nsec ^ (uint32_t)ts.tv_sec * 2654435761u ^ (uint32_t)(uintptr_t)&ts;
+	/* xorshift to spread the bits */
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return x;
+}
+
+cam_pipeline *cam_pipeline_new(cam_source *src, cam_fanout *fo, const cam_pipeline_config *cfg,
+	cam_pipeline_state_fn on_state, void *opaque)
+{
+	cam_pipeline *p = calloc(1, sizeof(*p));
+	if(!p)
+		return NULL;
+	p->src = src;
+	p->fo = fo;
+	p->cfg = *cfg;
+	p->on_state = on_state;
+	p->opaque = opaque;
+	p->last_key_ms = -1;
+	p->restart_key = true;
+	p->reopen_delay_ms = REOPEN_MIN_MS;
+	p->new_bitrate = p->new_fps = p->new_keyframe_interval = -1;
+	cam_rtp_vp8_init(&p->rtp, cfg->payload_type, random_u32(), (uint16_t)random_u32(),
+		(uint16_t)(random_u32() & 0x7fff), CAM_RTP_MAX_PACKET);
+	p->ts_base = random_u32();
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->wake, &attr);
+	pthread_condattr_destroy(&attr);
+	p->status.state = CAM_SOURCE_IDLE;
+	p->status.kind = src->ops->kind;
+	p->status.device = src->device;
+	snprintf(p->status.native_format, sizeof(p->status.native_format), "%s", src->native_format);
+	p->status.width = src->width;
+	p->status.height = src->height;
+	p->status.fps = src->fps;
+	p->status.bitrate = cfg->encoder.bitrate;
+	p->status.keyframe_interval = cfg->encoder.keyframe_interval;
+	return p;
+}
+
+/* Waits on the condition for up to ms; called with the lock held. */
+static void wait_ms(cam_pipeline *p, int ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if(ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&p->wake, &p->lock, &ts);
+}
+
+/* Records a state change and tells the plugin; pipeline thread only. */
+static void set_state(cam_pipeline *p, cam_source_state state, const char *error)
+{
+	pthread_mutex_lock(&p->lock);
+	bool changed = p->status.state != state ||
+		(error && strcmp(error, p->status.error) != 0);
+	p->status.state = state;
+	snprintf(p->status.error, sizeof(p->status.error), "%s", error ? error : "");
+	pthread_mutex_unlock(&p->lock);
+	if(changed) {
+		if(state == CAM_SOURCE_ERROR)
+			CAM_WARN("source %s: %s", p->src->device ? p->src->device : p->src->ops->kind, error);
+		else
+			CAM_INFO("source %s: %s", p->src->device ? p->src->device : p->src->ops->kind,
+				cam_source_state_name(state));
+		if(p->on_state)
+			p->on_state(p->opaque, state, error);
+	}
+}
+
+static void emit_packet(void *opaque, const uint8_t *packet, size_t len, bool first, bool last)
+{
+	cam_pipeline *p = opaque;
+	if(p->npackets == p->packets_cap) {
+		int cap = p->packets_cap ? p->packets_cap * 2 : 64;
+		cam_packet *packets = realloc(p->packets, (size_t)cap * sizeof(*packets));
+		size_t *offsets = realloc(p->offsets, (size_t)cap * sizeof(*offsets));
+		if(packets)
+			p->packets = packets;
+		if(offsets)
+			p->offsets = offsets;
+		if(!packets || !offsets)
+			return;
+		p->packets_cap = cap;
+	}
+	if(p->buf_len + len > p->buf_cap) {
+		size_t cap = p->buf_cap ? p->buf_cap * 2 : 256 * 1024;
+		while(cap < p->buf_len + len)
+			cap *= 2;
+		uint8_t *buf = realloc(p->buf, cap);
+		if(!buf)
+			return;
+		p->buf = buf;
+		p->buf_cap = cap;
+	}
+	memcpy(p->buf + p->buf_len, packet, len);
+	p->offsets[p->npackets] = p->buf_len;
+	p->packets[p->npackets] = (cam_packet){.len = (uint16_t)len, .first = first, .last = last};
+	p->npackets++;
+	p->buf_len += len;
+}
+
+/* Packetizes one encoded frame once and hands it to every viewer. */
+static void send_frame(cam_pipeline *p, const cam_encoded_frame *ef)
+{
+	/* 90 kHz from the capture clock, so the RTP clock follows real time. */
+	uint32_t ts = p->ts_base + (uint32_t)((uint64_t)ef->capture_us * 9 / 100);
+	p->npackets = 0;
+	p->buf_len = 0;
+	int n = cam_rtp_vp8_packetize(&p->rtp, ef->data, ef->size, ts, emit_packet, p);
+	if(n <= 0 || p->npackets != n) {
+		CAM_ERR("packetizer failed on a %zu-byte frame (%d)", ef->size, n);
+		return;
+	}
+	/* Pointers only now: the buffer may have moved while it grew. */
+	for(int i = 0; i < n; i++)
+		p->packets[i].data = p->buf + p->offsets[i];
+	cam_fanout_frame frame = {.packets = p->packets, .count = n, .keyframe = ef->keyframe};
+	cam_fanout_deliver(p->fo, &frame);
+}
+
+static cam_encoder_config encoder_config_for(const cam_pipeline *p, const cam_frame *f)
+{
+	cam_encoder_config ec = p->cfg.encoder;
+	ec.width = f->width;
+	ec.height = f->height;
+	ec.fps = p->src->fps;
+	return ec;
+}
+
+/* Applies queued configure changes (-1 = unchanged); pipeline thread, without
+ * the lock, as a source may take a while to change its rate. */
+static void apply_changes(cam_pipeline *p, int bitrate, int fps, int keyframe_interval)
+{
+	if(bitrate >= 0)
+		p->cfg.encoder.bitrate = bitrate;
+	if(keyframe_interval >= 0)
+		p->cfg.encoder.keyframe_interval = keyframe_interval;
+	if(fps > 0 && fps != p->src->fps) {
+		int rc = cam_source_set_format(p->src, p->src->width, p->src->height, fps);
+		if(rc < 0)
+			CAM_WARN("could not change the frame rate to %d: %s", fps, strerror(-rc));
+	}
+	p->cfg.encoder.fps = p->src->fps;
+	if(p->enc) {
+		cam_encoder_config ec = *cam_encoder_get_config(p->enc);
+		ec.bitrate = p->cfg.encoder.bitrate;
+		ec.keyframe_interval = p->cfg.encoder.keyframe_interval;
+		ec.fps = p->src->fps;
+		int rc = cam_encoder_reconfigure(p->enc, &ec);
+		if(rc < 0)
+			CAM_WARN("encoder reconfiguration failed: %s", strerror(-rc));
+	}
+	pthread_mutex_lock(&p->lock);
+	p->status.bitrate = p->cfg.encoder.bitrate;
+	p->status.keyframe_interval = p->cfg.encoder.keyframe_interval;
+	p->status.fps = p->src->fps;
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Decides whether this frame must be a key frame: a restart, a viewer
+ * waiting for its first one, or an explicit request; all coalesced into one
+ * and spaced by keyframe_min_gap_ms. */
+static bool want_keyframe(cam_pipeline *p, int64_t now_ms)
+{
+	if(p->restart_key || !p->enc)
+		return true;
+	pthread_mutex_lock(&p->lock);
+	bool requested = p->key_requested;
+	int gap = p->cfg.keyframe_min_gap_ms;
+	pthread_mutex_unlock(&p->lock);
+	if(!requested && cam_fanout_waiting(p->fo) == 0)
+		return false;
+	return p->last_key_ms < 0 || now_ms - p->last_key_ms >= gap;
+}
+
+static void encode_and_send(cam_pipeline *p, const cam_frame *f)
+{
+	cam_encoder_config want = encoder_config_for(p, f);
+	if(!p->enc) {
+		char err[160] = "";
+		p->enc = cam_encoder_new(&want, err, sizeof(err));
+		if(!p->enc) {
+			set_state(p, CAM_SOURCE_ERROR, err[0] ? err : "could not create the encoder");
+			return;
+		}
+	} else {
+		const cam_encoder_config *have = cam_encoder_get_config(p->enc);
+		if(have->width != want.width || have->height != want.height || have->fps != want.fps) {
+			int rc = cam_encoder_reconfigure(p->enc, &want);
+			if(rc < 0) {
+				CAM_ERR("encoder reconfiguration to %dx%d@%d failed: %s", want.width, want.height,
+					want.fps, strerror(-rc));
+				return;
+			}
+			p->restart_key = true;
+		}
+	}
+	int64_t now = monotonic_ms();
+	bool force = want_keyframe(p, now);
+	cam_encoded_frame ef;
+	int rc = cam_encoder_encode(p->enc, f, force, &ef);
+	if(rc < 0) {
+		CAM_ERR("encoding failed: %s", strerror(-rc));
+		return;
+	}
+	if(ef.size == 0)
+		return;
+	if(ef.keyframe) {
+		p->last_key_ms = now;
+		p->restart_key = false;
+	}
+	pthread_mutex_lock(&p->lock);
+	if(ef.keyframe) {
+		p->key_requested = false;
+		p->status.keyframes++;
+		if(force)
+			p->status.forced_keyframes++;
+	}
+	p->status.frames++;
+	p->status.bytes += ef.size;
+	pthread_mutex_unlock(&p->lock);
+	send_frame(p, &ef);
+}
+
+static void close_source(cam_pipeline *p)
+{
+	if(p->src->is_open)
+		cam_source_close(p->src);
+}
+
+static void *pipeline_thread(void *arg)
+{
+	cam_pipeline *p = arg;
+#ifdef __linux__
+	pthread_setname_np(pthread_self(), "camera pipeline");
+#endif
+	for(;;) {
+		pthread_mutex_lock(&p->lock);
+		if(p->stop) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		bool active = !p->cfg.on_demand || p->holders > 0;
+		int bitrate = p->new_bitrate, fps = p->new_fps, keyframe_interval = p->new_keyframe_interval;
+		p->new_bitrate = p->new_fps = p->new_keyframe_interval = -1;
+		if(bitrate >= 0 || fps > 0 || keyframe_interval >= 0) {
+			pthread_mutex_unlock(&p->lock);
+			apply_changes(p, bitrate, fps, keyframe_interval);
+			continue;
+		}
+		if(!active) {
+			if(p->src->is_open || p->status.state != CAM_SOURCE_IDLE) {
+				pthread_mutex_unlock(&p->lock);
+				close_source(p);
+				set_state(p, CAM_SOURCE_IDLE, NULL);
+				p->reopen_delay_ms = REOPEN_MIN_MS;
+				continue;
+			}
+			wait_ms(p, 1000);
+			pthread_mutex_unlock(&p->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&p->lock);
+
+		if(!p->src->is_open) {
+			int rc = cam_source_open(p->src);
+			if(rc < 0) {
+				char reason[160];
+				snprintf(reason, sizeof(reason), "cannot open %s: %s",
+					p->src->device ? p->src->device : p->src->ops->kind, strerror(-rc));
+				set_state(p, CAM_SOURCE_ERROR, reason);
+				pthread_mutex_lock(&p->lock);
+				if(!p->stop)
+					wait_ms(p, p->reopen_delay_ms);
+				pthread_mutex_unlock(&p->lock);
+				p->reopen_delay_ms = p->reopen_delay_ms * 2 > REOPEN_MAX_MS ?
+					REOPEN_MAX_MS : p->reopen_delay_ms * 2;
+				continue;
+			}
+			p->reopen_delay_ms = REOPEN_MIN_MS;
+			p->restart_key = true;
+			pthread_mutex_lock(&p->lock);
+			p->status.width = p->src->width;
+			p->status.height = p->src->height;
+			p->status.fps = p->src->fps;
+			snprintf(p->status.native_format, sizeof(p->status.native_format), "%s",
+				p->src->native_format);
+			pthread_mutex_unlock(&p->lock);
+			set_state(p, CAM_SOURCE_RUNNING, NULL);
+		}
+
+		cam_frame frame;
+		int rc = cam_source_read(p->src, &frame, READ_TIMEOUT_MS);
+		if(rc == -EAGAIN)
+			continue;
+		if(rc < 0) {
+			char reason[160];
+			snprintf(reason, sizeof(reason), "%s: %s",
+				p->src->device ? p->src->device : p->src->ops->kind, strerror(-rc));
+			close_source(p);
+			set_state(p, CAM_SOURCE_ERROR, reason);
+			continue;
+		}
+		pthread_mutex_lock(&p->lock);
+		p->status.captured++;
+		pthread_mutex_unlock(&p->lock);
+		encode_and_send(p, &frame);
+	}
+	close_source(p);
+	return NULL;
+}
+
+int cam_pipeline_start(cam_pipeline *p)
+{
+	int rc = pthread_create(&p->thread, NULL, pipeline_thread, p);
+	if(rc != 0)
+		return -rc;
+	p->thread_started = true;
+	return 0;
+}
+
+void cam_pipeline_free(cam_pipeline *p)
+{
+	if(!p)
+		return;
+	if(p->thread_started) {
+		pthread_mutex_lock(&p->lock);
+		p->stop = true;
+		pthread_cond_broadcast(&p->wake);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->thread, NULL);
+	}
+	cam_encoder_free(p->enc);
+	cam_source_free(p->src);
+	pthread_cond_destroy(&p->wake);
+	pthread_mutex_destroy(&p->lock);
+	free(p->buf);
+	free(p->packets);
+	free(p->offsets);
+	free(p);
+}
+
+void cam_pipeline_hold(cam_pipeline *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->holders++;
+	p->status.holders = p->holders;
+	pthread_cond_broadcast(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void cam_pipeline_release(cam_pipeline *p)
+{
+	pthread_mutex_lock(&p->lock);
+	if(p->holders > 0)
+		p->holders--;
+	p->status.holders = p->holders;
+	pthread_cond_broadcast(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void cam_pipeline_request_keyframe(cam_pipeline *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->key_requested = true;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void cam_pipeline_configure(cam_pipeline *p, int bitrate, int fps, int keyframe_interval)
+{
+	pthread_mutex_lock(&p->lock);
+	if(bitrate >= 0)
+		p->new_bitrate = bitrate;
+	if(fps > 0)
+		p->new_fps = fps;
+	if(keyframe_interval >= 0)
+		p->new_keyframe_interval = keyframe_interval;
+	/* Report the new values at once, as `configure` promises them. */
+	if(bitrate >= 0)
+		p->status.bitrate = bitrate;
+	if(keyframe_interval >= 0)
+		p->status.keyframe_interval = keyframe_interval;
+	pthread_cond_broadcast(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void cam_pipeline_get_status(cam_pipeline *p, cam_pipeline_status *st)
+{
+	pthread_mutex_lock(&p->lock);
+	*st = p->status;
+	pthread_mutex_unlock(&p->lock);
+}

@@ -1,0 +1,1013 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * janus.plugin.camera: one camera (or a test pattern), encoded once with
+ * VP8, sent to every viewer.
+ *
+ * This is the only file that knows the Janus plugin API.  Everything else
+ * (config, request validation, source, encoder, packetizer, fan-out,
+ * pipeline) is Janus-free and unit-tested on its own.  The API it serves is
+ * documented in README.md and shared/api.md.
+ *
+ * Threads and locks:
+ * - handle_message runs on Janus's task pool.  Synchronous requests (info,
+ *   keyframe, list, configure, kick, ...) are answered there; watch, start
+ *   and stop go to one handler thread, because pushing an offer blocks while
+ *   ICE candidates are gathered.
+ * - setup_media, hangup_media, incoming_rtcp and destroy_session run on the
+ *   handle's loop thread and never block for more than a fan-out removal.
+ * - The pipeline thread captures, encodes and calls fanout_send() for each
+ *   viewer; relay_rtp only copies into the handle's queue.
+ * Lock order: sessions_mutex, then a session's mutex, then the fan-out's
+ * lock (taken inside cam_fanout_*).  Never the other way round.
+ *
+ * Lifetime: a session holds the table's reference from create_session until
+ * destroy_session; every other use (the handler queue, the fan-out, event
+ * broadcasts) takes its own reference.  Dropping the last one frees the
+ * session and releases the core's handle.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include <plugins/plugin.h>
+#include <config.h>
+#include <debug.h>
+#include <mutex.h>
+#include <refcount.h>
+#include <rtcp.h>
+#include <rtp.h>
+#include <sdp-utils.h>
+#include <utils.h>
+
+#include "cam_config.h"
+#include "fanout.h"
+#include "log.h"
+#include "pipeline.h"
+#include "request.h"
+#include "source.h"
+
+#define CAMERA_VERSION 1
+#define CAMERA_VERSION_STRING "0.1.0"
+#define CAMERA_DESCRIPTION "One camera, encoded once with VP8, sent to many viewers."
+#define CAMERA_NAME "JANUS Camera plugin"
+#define CAMERA_AUTHOR "janus-camera developers"
+#define CAMERA_PACKAGE "janus.plugin.camera"
+#define CAMERA_PT 96
+#define CAMERA_VIDEO_MINDEX 0
+
+/* Plugin callbacks. */
+static int camera_init(janus_callbacks *callback, const char *config_path);
+static void camera_destroy(void);
+static int camera_get_api_compatibility(void);
+static int camera_get_version(void);
+static const char *camera_get_version_string(void);
+static const char *camera_get_description(void);
+static const char *camera_get_name(void);
+static const char *camera_get_author(void);
+static const char *camera_get_package(void);
+static void camera_create_session(janus_plugin_session *handle, int *error);
+static struct janus_plugin_result *camera_handle_message(janus_plugin_session *handle,
+	char *transaction, json_t *message, json_t *jsep);
+static void camera_setup_media(janus_plugin_session *handle);
+static void camera_incoming_rtp(janus_plugin_session *handle, janus_plugin_rtp *packet);
+static void camera_incoming_rtcp(janus_plugin_session *handle, janus_plugin_rtcp *packet);
+static void camera_incoming_data(janus_plugin_session *handle, janus_plugin_data *packet);
+static void camera_hangup_media(janus_plugin_session *handle);
+static void camera_destroy_session(janus_plugin_session *handle, int *error);
+static json_t *camera_query_session(janus_plugin_session *handle);
+
+static janus_plugin camera_plugin =
+	JANUS_PLUGIN_INIT(
+		.init = camera_init,
+		.destroy = camera_destroy,
+		.get_api_compatibility = camera_get_api_compatibility,
+		.get_version = camera_get_version,
+		.get_version_string = camera_get_version_string,
+		.get_description = camera_get_description,
+		.get_name = camera_get_name,
+		.get_author = camera_get_author,
+		.get_package = camera_get_package,
+		.create_session = camera_create_session,
+		.handle_message = camera_handle_message,
+		.setup_media = camera_setup_media,
+		.incoming_rtp = camera_incoming_rtp,
+		.incoming_rtcp = camera_incoming_rtcp,
+		.incoming_data = camera_incoming_data,
+		.hangup_media = camera_hangup_media,
+		.destroy_session = camera_destroy_session,
+		.query_session = camera_query_session,
+	);
+
+__attribute__((visibility("default"))) janus_plugin *create(void);
+janus_plugin *create(void)
+{
+	return &camera_plugin;
+}
+
+/* A viewer: one Janus handle. */
+typedef enum viewer_state {
+	VIEWER_IDLE,        /* attached, not watching */
+	VIEWER_PREPARING,   /* offer sent */
+	VIEWER_STARTED,     /* answer received */
+} viewer_state;
+
+typedef struct camera_session {
+	janus_plugin_session *handle;
+	uint64_t id;
+	/* Guarded by mutex. */
+	janus_mutex mutex;
+	viewer_state state;
+	int64_t since_ms;          /* unix ms of the last watch */
+	bool media_ready;          /* PeerConnection up (setup_media) */
+	bool in_fanout;
+	bool holding;              /* holds the pipeline (on_demand) */
+	volatile gint hangingup;
+	volatile gint destroyed;
+	janus_refcount ref;
+} camera_session;
+
+typedef struct camera_message {
+	janus_plugin_session *handle;
+	char *transaction;
+	json_t *message;
+	json_t *jsep;
+} camera_message;
+
+static volatile gint initialized, stopping;
+static janus_callbacks *gateway;
+static cam_config config;
+static GAsyncQueue *messages;
+static camera_message exit_message;
+static GThread *handler_thread;
+static GHashTable *sessions;            /* janus_plugin_session* -> camera_session* */
+static GHashTable *sessions_by_id;      /* uint64 id -> camera_session* (no reference) */
+static janus_mutex sessions_mutex = JANUS_MUTEX_INITIALIZER;
+static cam_fanout *fanout;
+static cam_pipeline *pipeline;
+static volatile gint sdp_version;
+
+static void session_free(const janus_refcount *ref)
+{
+	camera_session *session = janus_refcount_containerof(ref, camera_session, ref);
+	/* Release the core's handle, which it referenced on our behalf. */
+	janus_refcount_decrease(&session->handle->ref);
+	janus_mutex_destroy(&session->mutex);
+	g_free(session);
+}
+
+static void session_destroy(camera_session *session)
+{
+	if(session && g_atomic_int_compare_and_exchange(&session->destroyed, 0, 1))
+		janus_refcount_decrease(&session->ref);
+}
+
+/* Looks a session up and takes a reference; NULL when gone. */
+static camera_session *session_get(janus_plugin_session *handle)
+{
+	camera_session *session = NULL;
+	janus_mutex_lock(&sessions_mutex);
+	if(g_hash_table_contains(sessions, handle)) {
+		session = handle->plugin_handle;
+		if(session && !g_atomic_int_get(&session->destroyed)) {
+			janus_refcount_increase(&session->ref);
+		} else {
+			session = NULL;
+		}
+	}
+	janus_mutex_unlock(&sessions_mutex);
+	return session;
+}
+
+static void message_free(camera_message *msg)
+{
+	if(!msg || msg == &exit_message)
+		return;
+	if(msg->handle && msg->handle->plugin_handle) {
+		camera_session *session = msg->handle->plugin_handle;
+		janus_refcount_decrease(&session->ref);
+	}
+	g_free(msg->transaction);
+	if(msg->message)
+		json_decref(msg->message);
+	if(msg->jsep)
+		json_decref(msg->jsep);
+	g_free(msg);
+}
+
+static int64_t unix_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool plugin_ready(void)
+{
+	return g_atomic_int_get(&initialized) && !g_atomic_int_get(&stopping);
+}
+
+/* Log sink for the Janus-free modules. */
+static void janus_log_sink(int level, const char *msg)
+{
+	JANUS_LOG(level, "[camera] %s", msg);
+}
+
+/* Janus event handlers, when configured and enabled. */
+static void notify(camera_session *session, const char *event)
+{
+	if(!config.events || !gateway->events_is_enabled())
+		return;
+	json_t *info = json_pack("{sssI}", "event", event, "id", (json_int_t)session->id);
+	gateway->notify_event(&camera_plugin, session->handle, info);
+}
+
+/* Fan-out: sends one frame's packets to one viewer (pipeline thread). */
+static void fanout_send(void *viewer, const cam_fanout_frame *frame, void *opaque)
+{
+	camera_session *session = viewer;
+	janus_plugin_session *handle = session->handle;
+	if(g_atomic_int_get(&handle->stopped) || g_atomic_int_get(&session->destroyed))
+		return;
+	for(int i = 0; i < frame->count; i++) {
+		const cam_packet *p = &frame->packets[i];
+		janus_plugin_rtp rtp = {
+			.mindex = CAMERA_VIDEO_MINDEX,
+			.video = TRUE,
+			/* relay_rtp copies the packet before queueing it and does not
+			 * write to it, so all viewers share one buffer. */
+			.buffer = (char *)p->data,
+			.length = p->len,
+		};
+		janus_plugin_rtp_extensions_reset(&rtp.extensions);
+		if(p->first) {
+			/* playout-delay 0/0: render at once, no extra jitter buffer. */
+			rtp.extensions.min_delay = 0;
+			rtp.extensions.max_delay = 0;
+		}
+		gateway->relay_rtp(handle, &rtp);
+	}
+}
+
+/* Subscribes a viewer once it has both answered and connected.  Called with
+ * the session's mutex held. */
+static void maybe_subscribe(camera_session *session)
+{
+	if(session->state != VIEWER_STARTED || !session->media_ready || session->in_fanout)
+		return;
+	janus_refcount_increase(&session->ref);     /* the fan-out's */
+	if(cam_fanout_add(fanout, session)) {
+		session->in_fanout = true;
+		/* The pipeline sees a waiting viewer and forces a key frame. */
+		cam_pipeline_request_keyframe(pipeline);
+		JANUS_LOG(LOG_INFO, "[camera] viewer %" PRIu64 " subscribed\n", session->id);
+		notify(session, "started");
+	} else {
+		janus_refcount_decrease(&session->ref);
+	}
+}
+
+/* Undoes watch: unsubscribes, releases the pipeline, back to idle.  Called
+ * with the session's mutex held. */
+static void leave(camera_session *session)
+{
+	if(session->in_fanout) {
+		cam_fanout_remove(fanout, session);
+		session->in_fanout = false;
+		janus_refcount_decrease(&session->ref);
+	}
+	if(session->holding) {
+		cam_pipeline_release(pipeline);
+		session->holding = false;
+	}
+	if(session->state != VIEWER_IDLE) {
+		JANUS_LOG(LOG_INFO, "[camera] viewer %" PRIu64 " left\n", session->id);
+		notify(session, "left");
+	}
+	session->state = VIEWER_IDLE;
+	session->media_ready = false;
+}
+
+/* Sends an event to every viewer that is watching (any thread but the
+ * handle loops: push_event may take a moment). */
+static void broadcast(json_t *event)
+{
+	GPtrArray *targets = g_ptr_array_new();
+	janus_mutex_lock(&sessions_mutex);
+	GHashTableIter iter;
+	gpointer value;
+	g_hash_table_iter_init(&iter, sessions);
+	while(g_hash_table_iter_next(&iter, NULL, &value)) {
+		camera_session *session = value;
+		if(g_atomic_int_get(&session->destroyed))
+			continue;
+		janus_mutex_lock(&session->mutex);
+		bool watching = session->state != VIEWER_IDLE;
+		janus_mutex_unlock(&session->mutex);
+		if(watching) {
+			janus_refcount_increase(&session->ref);
+			g_ptr_array_add(targets, session);
+		}
+	}
+	janus_mutex_unlock(&sessions_mutex);
+	for(guint i = 0; i < targets->len; i++) {
+		camera_session *session = g_ptr_array_index(targets, i);
+		gateway->push_event(session->handle, &camera_plugin, NULL, event, NULL);
+		janus_refcount_decrease(&session->ref);
+	}
+	g_ptr_array_free(targets, TRUE);
+}
+
+/* Pipeline state changes become `source` events (pipeline thread). */
+static void on_source_state(void *opaque, cam_source_state state, const char *error)
+{
+	if(!plugin_ready() || state == CAM_SOURCE_IDLE)
+		return;
+	json_t *event = json_pack("{ss s{sssssO}}", "camera", "event", "result",
+		"event", "source", "state", cam_source_state_name(state),
+		"error", error && *error ? json_string(error) : json_null());
+	broadcast(event);
+	json_decref(event);
+}
+
+/* The `info` answer. */
+static json_t *info_json(void)
+{
+	cam_pipeline_status st;
+	cam_pipeline_get_status(pipeline, &st);
+	int viewers = 0;
+	janus_mutex_lock(&sessions_mutex);
+	GHashTableIter iter;
+	gpointer value;
+	g_hash_table_iter_init(&iter, sessions);
+	while(g_hash_table_iter_next(&iter, NULL, &value)) {
+		camera_session *session = value;
+		janus_mutex_lock(&session->mutex);
+		if(session->state != VIEWER_IDLE)
+			viewers++;
+		janus_mutex_unlock(&session->mutex);
+	}
+	janus_mutex_unlock(&sessions_mutex);
+	json_t *source = json_object();
+	json_object_set_new(source, "kind", json_string(st.kind));
+	json_object_set_new(source, "device", st.device ? json_string(st.device) : json_null());
+	json_object_set_new(source, "width", json_integer(st.width));
+	json_object_set_new(source, "height", json_integer(st.height));
+	json_object_set_new(source, "fps", json_integer(st.fps));
+	json_object_set_new(source, "native_format", json_string(st.native_format));
+	json_object_set_new(source, "state", json_string(cam_source_state_name(st.state)));
+	json_object_set_new(source, "error", st.error[0] ? json_string(st.error) : json_null());
+	json_object_set_new(source, "on_demand", json_boolean(config.on_demand));
+	json_t *encoder = json_object();
+	json_object_set_new(encoder, "codec", json_string("vp8"));
+	json_object_set_new(encoder, "bitrate", json_integer(st.bitrate));
+	json_object_set_new(encoder, "keyframe_interval", json_integer(st.keyframe_interval));
+	json_object_set_new(encoder, "keyframes", json_integer((json_int_t)st.keyframes));
+	json_object_set_new(encoder, "forced_keyframes", json_integer((json_int_t)st.forced_keyframes));
+	json_object_set_new(encoder, "frames", json_integer((json_int_t)st.frames));
+	json_object_set_new(encoder, "bytes", json_integer((json_int_t)st.bytes));
+	json_t *info = json_object();
+	json_object_set_new(info, "camera", json_string("info"));
+	json_object_set_new(info, "source", source);
+	json_object_set_new(info, "encoder", encoder);
+	json_object_set_new(info, "viewers", json_integer(viewers));
+	json_object_set_new(info, "max_viewers", json_integer(config.max_viewers));
+	json_object_set_new(info, "control", json_string(cam_control_policy_name(config.control)));
+	json_object_set_new(info, "controller", json_null());
+	return info;
+}
+
+/* The `list` answer. */
+static json_t *list_json(void)
+{
+	json_t *list = json_array();
+	janus_mutex_lock(&sessions_mutex);
+	GHashTableIter iter;
+	gpointer value;
+	g_hash_table_iter_init(&iter, sessions);
+	while(g_hash_table_iter_next(&iter, NULL, &value)) {
+		camera_session *session = value;
+		janus_mutex_lock(&session->mutex);
+		if(session->state != VIEWER_IDLE) {
+			json_array_append_new(list, json_pack("{sIsIsbss}",
+				"id", (json_int_t)session->id,
+				"since", (json_int_t)session->since_ms,
+				"controller", 0,
+				"state", session->state == VIEWER_STARTED ? "started" : "preparing"));
+		}
+		janus_mutex_unlock(&session->mutex);
+	}
+	janus_mutex_unlock(&sessions_mutex);
+	return json_pack("{ssso}", "camera", "list", "viewers", list);
+}
+
+static json_t *ok_json(void)
+{
+	return json_pack("{ss}", "camera", "ok");
+}
+
+/* `kick`: tells the viewer, then closes its PeerConnection. */
+static int kick(uint64_t id, char *err, size_t errlen)
+{
+	camera_session *session = NULL;
+	janus_mutex_lock(&sessions_mutex);
+	session = g_hash_table_lookup(sessions_by_id, &id);
+	if(session && !g_atomic_int_get(&session->destroyed)) {
+		janus_refcount_increase(&session->ref);
+	} else {
+		session = NULL;
+	}
+	janus_mutex_unlock(&sessions_mutex);
+	if(!session) {
+		snprintf(err, errlen, "no viewer with id %" PRIu64, id);
+		return CAM_ERROR_INVALID_ELEMENT;
+	}
+	json_t *event = json_pack("{ss s{ss}}", "camera", "event", "result", "event", "kicked");
+	gateway->push_event(session->handle, &camera_plugin, NULL, event, NULL);
+	json_decref(event);
+	janus_mutex_lock(&session->mutex);
+	leave(session);
+	janus_mutex_unlock(&session->mutex);
+	gateway->close_pc(session->handle);
+	JANUS_LOG(LOG_INFO, "[camera] viewer %" PRIu64 " kicked\n", id);
+	janus_refcount_decrease(&session->ref);
+	return 0;
+}
+
+/* Answers a synchronous request; returns the reply. */
+static json_t *handle_sync(camera_session *session, const cam_request *req)
+{
+	char err[256] = "";
+	int code = cam_request_check_auth(&config, req, err, sizeof(err));
+	if(code)
+		return cam_error_json(code, err);
+	switch(req->kind) {
+		case CAM_REQ_INFO:
+			return info_json();
+		case CAM_REQ_KEYFRAME: {
+			janus_mutex_lock(&session->mutex);
+			bool watching = session->state != VIEWER_IDLE;
+			janus_mutex_unlock(&session->mutex);
+			if(!watching)
+				return cam_error_json(CAM_ERROR_WRONG_STATE, "keyframe: not watching");
+			cam_pipeline_request_keyframe(pipeline);
+			return ok_json();
+		}
+		case CAM_REQ_LIST:
+			return list_json();
+		case CAM_REQ_CONFIGURE:
+			cam_pipeline_configure(pipeline, req->bitrate, req->fps, req->keyframe_interval);
+			JANUS_LOG(LOG_INFO, "[camera] configure: bitrate %d, fps %d, keyframe_interval %d\n",
+				req->bitrate, req->fps, req->keyframe_interval);
+			return ok_json();
+		case CAM_REQ_KICK:
+			code = kick(req->id, err, sizeof(err));
+			return code ? cam_error_json(code, err) : ok_json();
+		case CAM_REQ_TAKE_CONTROL:
+		case CAM_REQ_RELEASE_CONTROL:
+		case CAM_REQ_SEND:
+			return cam_error_json(CAM_ERROR_NOT_CONTROLLER,
+				"device control is not available in this build");
+		default:
+			return cam_error_json(CAM_ERROR_INTERNAL, "unexpected request");
+	}
+}
+
+static struct janus_plugin_result *camera_handle_message(janus_plugin_session *handle,
+	char *transaction, json_t *message, json_t *jsep)
+{
+	if(!plugin_ready()) {
+		g_free(transaction);
+		json_decref(message);
+		json_decref(jsep);
+		return janus_plugin_result_new(JANUS_PLUGIN_ERROR,
+			g_atomic_int_get(&stopping) ? "Shutting down" : "Plugin not initialized", NULL);
+	}
+	camera_session *session = session_get(handle);
+	if(!session) {
+		g_free(transaction);
+		json_decref(message);
+		json_decref(jsep);
+		return janus_plugin_result_new(JANUS_PLUGIN_ERROR, "No session associated with this handle", NULL);
+	}
+	cam_request req;
+	char err[256] = "";
+	json_t *reply = NULL;
+	int code = cam_request_parse(message, &req, err, sizeof(err));
+	if(code) {
+		reply = cam_error_json(code, err);
+	} else if(cam_request_is_async(req.kind)) {
+		/* Hand over our reference and the message to the handler thread. */
+		camera_message *msg = g_malloc(sizeof(camera_message));
+		msg->handle = handle;
+		msg->transaction = transaction;
+		msg->message = message;
+		msg->jsep = jsep;
+		g_async_queue_push(messages, msg);
+		return janus_plugin_result_new(JANUS_PLUGIN_OK_WAIT, NULL, NULL);
+	} else {
+		reply = handle_sync(session, &req);
+	}
+	janus_refcount_decrease(&session->ref);
+	g_free(transaction);
+	json_decref(message);
+	json_decref(jsep);
+	return janus_plugin_result_new(JANUS_PLUGIN_OK, NULL, reply);
+}
+
+/* Builds the viewer's offer: one sendonly VP8 video and a data channel. */
+static char *build_offer(void)
+{
+	janus_sdp *offer = janus_sdp_generate_offer("Camera", "0.0.0.0",
+		JANUS_SDP_OA_MLINE, JANUS_SDP_VIDEO,
+			JANUS_SDP_OA_MID, "v",
+			JANUS_SDP_OA_PT, CAMERA_PT,
+			JANUS_SDP_OA_CODEC, "vp8",
+			JANUS_SDP_OA_DIRECTION, JANUS_SDP_SENDONLY,
+			JANUS_SDP_OA_VIDEO_RTCPFB_DEFAULTS, TRUE,
+			JANUS_SDP_OA_EXTENSION, JANUS_RTP_EXTMAP_MID, janus_rtp_extension_id(JANUS_RTP_EXTMAP_MID),
+			JANUS_SDP_OA_EXTENSION, JANUS_RTP_EXTMAP_ABS_SEND_TIME,
+				janus_rtp_extension_id(JANUS_RTP_EXTMAP_ABS_SEND_TIME),
+			JANUS_SDP_OA_EXTENSION, JANUS_RTP_EXTMAP_PLAYOUT_DELAY,
+				janus_rtp_extension_id(JANUS_RTP_EXTMAP_PLAYOUT_DELAY),
+		JANUS_SDP_OA_MLINE, JANUS_SDP_APPLICATION,
+			JANUS_SDP_OA_MID, "d",
+		JANUS_SDP_OA_DONE);
+	if(!offer)
+		return NULL;
+	offer->o_version = (guint64)g_atomic_int_add(&sdp_version, 1) + 1;
+	char *sdp = janus_sdp_write(offer);
+	janus_sdp_destroy(offer);
+	return sdp;
+}
+
+static uint64_t count_watchers(void)
+{
+	uint64_t n = 0;
+	janus_mutex_lock(&sessions_mutex);
+	GHashTableIter iter;
+	gpointer value;
+	g_hash_table_iter_init(&iter, sessions);
+	while(g_hash_table_iter_next(&iter, NULL, &value)) {
+		camera_session *session = value;
+		janus_mutex_lock(&session->mutex);
+		if(session->state != VIEWER_IDLE)
+			n++;
+		janus_mutex_unlock(&session->mutex);
+	}
+	janus_mutex_unlock(&sessions_mutex);
+	return n;
+}
+
+/* watch / start / stop, on the handler thread.  Returns the event to push,
+ * and sets *jsep_out for watch. */
+static json_t *handle_async(camera_session *session, const cam_request *req, json_t *jsep,
+	json_t **jsep_out)
+{
+	char err[256] = "";
+	int code = cam_request_check_auth(&config, req, err, sizeof(err));
+	if(code)
+		return cam_error_json(code, err);
+	switch(req->kind) {
+		case CAM_REQ_WATCH: {
+			janus_mutex_lock(&session->mutex);
+			viewer_state state = session->state;
+			janus_mutex_unlock(&session->mutex);
+			if(state != VIEWER_IDLE)
+				return cam_error_json(CAM_ERROR_WRONG_STATE, "already watching (send stop first)");
+			/* The handler thread is the only one that admits viewers, so
+			 * counting and admitting cannot race with another watch. */
+			if(config.max_viewers > 0 && count_watchers() >= (uint64_t)config.max_viewers) {
+				snprintf(err, sizeof(err), "viewer limit reached (%d)", config.max_viewers);
+				return cam_error_json(CAM_ERROR_TOO_MANY_VIEWERS, err);
+			}
+			char *sdp = build_offer();
+			if(!sdp)
+				return cam_error_json(CAM_ERROR_INTERNAL, "could not build the offer");
+			janus_mutex_lock(&session->mutex);
+			session->state = VIEWER_PREPARING;
+			session->since_ms = unix_ms();
+			session->media_ready = false;
+			if(!session->holding) {
+				session->holding = true;
+				cam_pipeline_hold(pipeline);
+			}
+			janus_mutex_unlock(&session->mutex);
+			*jsep_out = json_pack("{ssss}", "type", "offer", "sdp", sdp);
+			g_free(sdp);
+			notify(session, "watch");
+			return json_pack("{ss s{sssI}}", "camera", "event", "result",
+				"status", "preparing", "id", (json_int_t)session->id);
+		}
+		case CAM_REQ_START: {
+			const char *type = json_string_value(json_object_get(jsep, "type"));
+			janus_mutex_lock(&session->mutex);
+			viewer_state state = session->state;
+			if(state == VIEWER_PREPARING && jsep && type && !strcasecmp(type, "answer")) {
+				session->state = VIEWER_STARTED;
+				maybe_subscribe(session);
+			}
+			janus_mutex_unlock(&session->mutex);
+			if(state != VIEWER_PREPARING)
+				return cam_error_json(CAM_ERROR_WRONG_STATE,
+					state == VIEWER_IDLE ? "start before watch" : "already started");
+			if(!jsep)
+				return cam_error_json(CAM_ERROR_MISSING_ELEMENT, "start needs the JSEP answer");
+			if(!type || strcasecmp(type, "answer"))
+				return cam_error_json(CAM_ERROR_INVALID_ELEMENT, "the JSEP must be an answer");
+			return json_pack("{ss s{ss}}", "camera", "event", "result", "status", "started");
+		}
+		case CAM_REQ_STOP: {
+			janus_mutex_lock(&session->mutex);
+			viewer_state state = session->state;
+			if(state != VIEWER_IDLE)
+				leave(session);
+			janus_mutex_unlock(&session->mutex);
+			if(state == VIEWER_IDLE)
+				return cam_error_json(CAM_ERROR_WRONG_STATE, "not watching");
+			gateway->close_pc(session->handle);
+			return json_pack("{ss s{ss}}", "camera", "event", "result", "status", "stopped");
+		}
+		default:
+			return cam_error_json(CAM_ERROR_INTERNAL, "unexpected request");
+	}
+}
+
+static void *handler(void *data)
+{
+	JANUS_LOG(LOG_VERB, "[camera] handler thread started\n");
+	for(;;) {
+		camera_message *msg = g_async_queue_pop(messages);
+		if(msg == &exit_message)
+			break;
+		if(!plugin_ready()) {
+			message_free(msg);
+			continue;
+		}
+		camera_session *session = NULL;
+		janus_mutex_lock(&sessions_mutex);
+		if(g_hash_table_contains(sessions, msg->handle))
+			session = msg->handle->plugin_handle;
+		janus_mutex_unlock(&sessions_mutex);
+		if(!session || g_atomic_int_get(&session->destroyed)) {
+			message_free(msg);
+			continue;
+		}
+		cam_request req;
+		char err[256] = "";
+		json_t *event = NULL, *jsep = NULL;
+		int code = cam_request_parse(msg->message, &req, err, sizeof(err));
+		event = code ? cam_error_json(code, err) : handle_async(session, &req, msg->jsep, &jsep);
+		int rc = gateway->push_event(msg->handle, &camera_plugin, msg->transaction, event, jsep);
+		if(rc != 0 && jsep) {
+			/* The offer never reached the viewer: undo the watch. */
+			JANUS_LOG(LOG_WARN, "[camera] could not push the offer (%d)\n", rc);
+			janus_mutex_lock(&session->mutex);
+			leave(session);
+			janus_mutex_unlock(&session->mutex);
+		}
+		json_decref(event);
+		if(jsep)
+			json_decref(jsep);
+		message_free(msg);
+	}
+	JANUS_LOG(LOG_VERB, "[camera] handler thread stopped\n");
+	return NULL;
+}
+
+/* Reads janus.plugin.camera.jcfg (or .cfg) into config.  Returns 0, or -1
+ * after logging why the configuration is refused. */
+static int load_config(const char *config_path)
+{
+	cam_config_defaults(&config);
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/%s.jcfg", config_path, CAMERA_PACKAGE);
+	janus_config *jcfg = janus_config_parse(path);
+	if(!jcfg) {
+		snprintf(path, sizeof(path), "%s/%s.cfg", config_path, CAMERA_PACKAGE);
+		jcfg = janus_config_parse(path);
+	}
+	if(!jcfg) {
+		JANUS_LOG(LOG_WARN, "[camera] no configuration file in %s, using the defaults\n", config_path);
+		return 0;
+	}
+	int rc = 0;
+	janus_config_category *general = janus_config_get(jcfg, NULL, janus_config_type_category, "general");
+	GList *items = general ? janus_config_get_items(jcfg, general) : NULL;
+	for(GList *l = items; l; l = l->next) {
+		janus_config_item *item = l->data;
+		if(!item || item->type != janus_config_type_item || !item->name)
+			continue;
+		char err[256] = "";
+		if(cam_config_set(&config, item->name, item->value ? item->value : "", err, sizeof(err)) < 0) {
+			JANUS_LOG(LOG_FATAL, "[camera] %s: %s\n", path, err);
+			rc = -1;
+		}
+	}
+	g_list_free(items);
+	janus_config_destroy(jcfg);
+	if(rc == 0) {
+		char err[256] = "";
+		if(cam_config_check(&config, err, sizeof(err)) < 0) {
+			JANUS_LOG(LOG_FATAL, "[camera] %s: %s\n", path, err);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+static guint id_hash(gconstpointer v)
+{
+	uint64_t id = *(const uint64_t *)v;
+	return (guint)(id ^ (id >> 32));
+}
+
+static gboolean id_equal(gconstpointer a, gconstpointer b)
+{
+	return *(const uint64_t *)a == *(const uint64_t *)b;
+}
+
+static int camera_init(janus_callbacks *callback, const char *config_path)
+{
+	if(g_atomic_int_get(&stopping))
+		return -1;
+	if(!callback || !config_path)
+		return -1;
+	cam_log_set_sink(janus_log_sink);
+	cam_log_set_level(janus_log_level);
+	if(load_config(config_path) < 0) {
+		JANUS_LOG(LOG_FATAL, "[camera] refusing to start: fix the configuration above\n");
+		cam_config_clear(&config);
+		return -1;
+	}
+	if(config.source != CAM_SOURCE_KIND_PATTERN) {
+		JANUS_LOG(LOG_FATAL, "[camera] source \"v4l2\" is not available in this build\n");
+		cam_config_clear(&config);
+		return -1;
+	}
+	cam_source *src = cam_source_pattern_new(config.width, config.height, config.fps);
+	if(!src) {
+		JANUS_LOG(LOG_FATAL, "[camera] could not create the test pattern source\n");
+		cam_config_clear(&config);
+		return -1;
+	}
+	gateway = callback;
+	fanout = cam_fanout_new(fanout_send, NULL);
+	cam_pipeline_config pc = {
+		.encoder = {
+			.width = config.width, .height = config.height, .fps = config.fps,
+			.bitrate = config.bitrate, .keyframe_interval = config.keyframe_interval,
+			.speed = config.speed, .threads = config.encoder_threads,
+		},
+		.keyframe_min_gap_ms = config.keyframe_min_gap_ms,
+		.on_demand = config.on_demand,
+		.payload_type = CAMERA_PT,
+	};
+	pipeline = cam_pipeline_new(src, fanout, &pc, on_source_state, NULL);
+	sessions = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)session_destroy);
+	sessions_by_id = g_hash_table_new(id_hash, id_equal);
+	messages = g_async_queue_new_full((GDestroyNotify)message_free);
+	GError *error = NULL;
+	handler_thread = g_thread_try_new("camera handler", handler, NULL, &error);
+	if(!fanout || !pipeline || !handler_thread || cam_pipeline_start(pipeline) < 0) {
+		JANUS_LOG(LOG_FATAL, "[camera] could not start: %s\n", error ? error->message : "out of resources");
+		if(error)
+			g_error_free(error);
+		if(handler_thread) {
+			g_async_queue_push(messages, &exit_message);
+			g_thread_join(handler_thread);
+			handler_thread = NULL;
+		}
+		cam_pipeline_free(pipeline);
+		pipeline = NULL;
+		cam_fanout_free(fanout);
+		fanout = NULL;
+		g_async_queue_unref(messages);
+		g_hash_table_destroy(sessions_by_id);
+		g_hash_table_destroy(sessions);
+		cam_config_clear(&config);
+		return -1;
+	}
+	g_atomic_int_set(&initialized, 1);
+	JANUS_LOG(LOG_INFO, "[camera] %s initialized: %s %dx%d@%d, %d bit/s, key frames every %d s%s\n",
+		CAMERA_NAME, config.source == CAM_SOURCE_KIND_PATTERN ? "test pattern" : config.device,
+		config.width, config.height, config.fps, config.bitrate, config.keyframe_interval,
+		config.on_demand ? ", on demand" : "");
+	return 0;
+}
+
+static void camera_destroy(void)
+{
+	if(!g_atomic_int_get(&initialized))
+		return;
+	g_atomic_int_set(&stopping, 1);
+	g_async_queue_push(messages, &exit_message);
+	if(handler_thread) {
+		g_thread_join(handler_thread);
+		handler_thread = NULL;
+	}
+	/* Unsubscribe everyone before the pipeline goes away. */
+	janus_mutex_lock(&sessions_mutex);
+	GHashTableIter iter;
+	gpointer value;
+	g_hash_table_iter_init(&iter, sessions);
+	while(g_hash_table_iter_next(&iter, NULL, &value)) {
+		camera_session *session = value;
+		janus_mutex_lock(&session->mutex);
+		leave(session);
+		janus_mutex_unlock(&session->mutex);
+	}
+	janus_mutex_unlock(&sessions_mutex);
+	cam_pipeline_free(pipeline);
+	pipeline = NULL;
+	janus_mutex_lock(&sessions_mutex);
+	g_hash_table_destroy(sessions_by_id);
+	sessions_by_id = NULL;
+	g_hash_table_destroy(sessions);
+	sessions = NULL;
+	janus_mutex_unlock(&sessions_mutex);
+	cam_fanout_free(fanout);
+	fanout = NULL;
+	g_async_queue_unref(messages);
+	messages = NULL;
+	cam_config_clear(&config);
+	g_atomic_int_set(&initialized, 0);
+	g_atomic_int_set(&stopping, 0);
+	JANUS_LOG(LOG_INFO, "[camera] %s destroyed\n", CAMERA_NAME);
+}
+
+static int camera_get_api_compatibility(void)
+{
+	return JANUS_PLUGIN_API_VERSION;
+}
+
+static int camera_get_version(void)
+{
+	return CAMERA_VERSION;
+}
+
+static const char *camera_get_version_string(void)
+{
+	return CAMERA_VERSION_STRING;
+}
+
+static const char *camera_get_description(void)
+{
+	return CAMERA_DESCRIPTION;
+}
+
+static const char *camera_get_name(void)
+{
+	return CAMERA_NAME;
+}
+
+static const char *camera_get_author(void)
+{
+	return CAMERA_AUTHOR;
+}
+
+static const char *camera_get_package(void)
+{
+	return CAMERA_PACKAGE;
+}
+
+static void camera_create_session(janus_plugin_session *handle, int *error)
+{
+	if(!plugin_ready()) {
+		*error = -1;
+		return;
+	}
+	camera_session *session = g_malloc0(sizeof(camera_session));
+	session->handle = handle;
+	janus_mutex_init(&session->mutex);
+	janus_refcount_init(&session->ref, session_free);
+	handle->plugin_handle = session;
+	janus_mutex_lock(&sessions_mutex);
+	/* Viewer ids are random and unique, and fit a JavaScript number. */
+	do {
+		session->id = janus_random_uint64() & ((UINT64_C(1) << 53) - 1);
+	} while(session->id == 0 || g_hash_table_contains(sessions_by_id, &session->id));
+	g_hash_table_insert(sessions, handle, session);
+	g_hash_table_insert(sessions_by_id, &session->id, session);
+	janus_mutex_unlock(&sessions_mutex);
+}
+
+static void hangup_internal(camera_session *session)
+{
+	if(!g_atomic_int_compare_and_exchange(&session->hangingup, 0, 1))
+		return;
+	janus_mutex_lock(&session->mutex);
+	leave(session);
+	janus_mutex_unlock(&session->mutex);
+	g_atomic_int_set(&session->hangingup, 0);
+}
+
+static void camera_destroy_session(janus_plugin_session *handle, int *error)
+{
+	if(!plugin_ready()) {
+		*error = -1;
+		return;
+	}
+	janus_mutex_lock(&sessions_mutex);
+	camera_session *session = g_hash_table_contains(sessions, handle) ? handle->plugin_handle : NULL;
+	if(!session) {
+		janus_mutex_unlock(&sessions_mutex);
+		*error = -2;
+		return;
+	}
+	hangup_internal(session);
+	g_hash_table_remove(sessions_by_id, &session->id);
+	g_hash_table_remove(sessions, handle);
+	janus_mutex_unlock(&sessions_mutex);
+}
+
+static json_t *camera_query_session(janus_plugin_session *handle)
+{
+	if(!plugin_ready())
+		return NULL;
+	camera_session *session = session_get(handle);
+	if(!session)
+		return NULL;
+	janus_mutex_lock(&session->mutex);
+	json_t *info = json_pack("{sIsssbsb}",
+		"id", (json_int_t)session->id,
+		"state", session->state == VIEWER_STARTED ? "started" :
+			session->state == VIEWER_PREPARING ? "preparing" : "idle",
+		"media_ready", session->media_ready,
+		"subscribed", session->in_fanout);
+	janus_mutex_unlock(&session->mutex);
+	janus_refcount_decrease(&session->ref);
+	return info;
+}
+
+static void camera_setup_media(janus_plugin_session *handle)
+{
+	if(!plugin_ready())
+		return;
+	camera_session *session = session_get(handle);
+	if(!session)
+		return;
+	janus_mutex_lock(&session->mutex);
+	session->media_ready = true;
+	maybe_subscribe(session);
+	janus_mutex_unlock(&session->mutex);
+	janus_refcount_decrease(&session->ref);
+}
+
+static void camera_incoming_rtp(janus_plugin_session *handle, janus_plugin_rtp *packet)
+{
+	/* Viewers only receive; anything they send is ignored. */
+}
+
+static void camera_incoming_rtcp(janus_plugin_session *handle, janus_plugin_rtcp *packet)
+{
+	if(!plugin_ready() || g_atomic_int_get(&handle->stopped))
+		return;
+	camera_session *session = handle->plugin_handle;
+	if(!session || g_atomic_int_get(&session->destroyed) || !packet->video)
+		return;
+	/* A PLI or FIR from any viewer: one coalesced, rate-limited key frame. */
+	if(janus_rtcp_has_pli(packet->buffer, packet->length) || janus_rtcp_has_fir(packet->buffer, packet->length))
+		cam_pipeline_request_keyframe(pipeline);
+}
+
+static void camera_incoming_data(janus_plugin_session *handle, janus_plugin_data *packet)
+{
+	if(!plugin_ready() || g_atomic_int_get(&handle->stopped) || !packet || !packet->buffer)
+		return;
+	camera_session *session = handle->plugin_handle;
+	if(!session || g_atomic_int_get(&session->destroyed))
+		return;
+	/* Device control arrives with the control issue; until then every
+	 * message is answered, never silently dropped. */
+	json_error_t jerr;
+	json_t *value = json_loadb(packet->buffer, packet->length, JSON_DECODE_ANY, &jerr);
+	json_t *reply = value ?
+		json_pack("{siss}", "error_code", CAM_ERROR_NOT_CONTROLLER, "error", "device control is not available in this build") :
+		json_pack("{siss}", "error_code", CAM_ERROR_INVALID_JSON, "error", "invalid JSON");
+	if(value)
+		json_decref(value);
+	char *text = json_dumps(reply, JSON_COMPACT);
+	json_decref(reply);
+	if(text) {
+		janus_plugin_data data = {
+			.label = packet->label, .protocol = packet->protocol, .binary = FALSE,
+			.buffer = text, .length = (uint16_t)strlen(text),
+		};
+		gateway->relay_data(handle, &data);
+		free(text);
+	}
+}
+
+static void camera_hangup_media(janus_plugin_session *handle)
+{
+	if(!plugin_ready())
+		return;
+	camera_session *session = session_get(handle);
+	if(!session)
+		return;
+	hangup_internal(session);
+	janus_refcount_decrease(&session->ref);
+}

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "request.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* What a field may be.  Unknown fields are ignored, as Janus clients add
+ * their own (e.g. janus.js never does, but scripts may). */
+typedef enum field_type {
+	FIELD_STRING,     /* at most CAM_MAX_STRING bytes */
+	FIELD_INT,        /* within [min, max] */
+	FIELD_ID,         /* a viewer id: integer in 1 .. 2^53 */
+	FIELD_ANY,        /* any JSON value */
+} field_type;
+
+typedef struct field_spec {
+	const char *name;
+	field_type type;
+	bool required;
+	json_int_t min, max;
+} field_spec;
+
+typedef struct request_spec {
+	const char *name;
+	cam_request_kind kind;
+	bool async;
+	bool admin;
+	const field_spec *fields;
+} request_spec;
+
+static const field_spec no_fields[] = {{NULL, FIELD_ANY, false, 0, 0}};
+static const field_spec pin_fields[] = {
+	{"pin", FIELD_STRING, false, 0, 0},
+	{NULL, FIELD_ANY, false, 0, 0},
+};
+static const field_spec admin_fields[] = {
+	{"admin_key", FIELD_STRING, false, 0, 0},
+	{NULL, FIELD_ANY, false, 0, 0},
+};
+static const field_spec take_control_fields[] = {
+	{"pin", FIELD_STRING, false, 0, 0},
+	{"admin_key", FIELD_STRING, false, 0, 0},
+	{NULL, FIELD_ANY, false, 0, 0},
+};
+static const field_spec send_fields[] = {
+	{"data", FIELD_ANY, true, 0, 0},
+	{NULL, FIELD_ANY, false, 0, 0},
+};
+static const field_spec configure_fields[] = {
+	{"admin_key", FIELD_STRING, false, 0, 0},
+	{"bitrate", FIELD_INT, false, CAM_MIN_BITRATE, CAM_MAX_BITRATE},
+	{"fps", FIELD_INT, false, CAM_MIN_FPS, CAM_MAX_FPS},
+	{"keyframe_interval", FIELD_INT, false, 0, CAM_MAX_KEYFRAME_INTERVAL},
+	{NULL, FIELD_ANY, false, 0, 0},
+};
+static const field_spec kick_fields[] = {
+	{"admin_key", FIELD_STRING, false, 0, 0},
+	{"id", FIELD_ID, true, 1, (json_int_t)1 << 53},
+	{NULL, FIELD_ANY, false, 0, 0},
+};
+
+static const request_spec requests[CAM_REQ_COUNT_] = {
+	{"watch", CAM_REQ_WATCH, true, false, pin_fields},
+	{"start", CAM_REQ_START, true, false, no_fields},
+	{"stop", CAM_REQ_STOP, true, false, no_fields},
+	{"info", CAM_REQ_INFO, false, false, no_fields},
+	{"keyframe", CAM_REQ_KEYFRAME, false, false, no_fields},
+	{"take_control", CAM_REQ_TAKE_CONTROL, false, false, take_control_fields},
+	{"release_control", CAM_REQ_RELEASE_CONTROL, false, false, no_fields},
+	{"send", CAM_REQ_SEND, false, false, send_fields},
+	{"list", CAM_REQ_LIST, false, true, admin_fields},
+	{"configure", CAM_REQ_CONFIGURE, false, true, configure_fields},
+	{"kick", CAM_REQ_KICK, false, true, kick_fields},
+};
+
+static int fail(int code, char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
+{
+	if(err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+static int check_field(const field_spec *f, json_t *v, char *err, size_t errlen)
+{
+	switch(f->type) {
+		case FIELD_STRING:
+			if(!json_is_string(v))
+				return fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "%s must be a string", f->name);
+			if(json_string_length(v) > CAM_MAX_STRING)
+				return fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "%s is longer than %d bytes",
+					f->name, CAM_MAX_STRING);
+			return 0;
+		case FIELD_INT:
+		case FIELD_ID:
+			if(!json_is_integer(v))
+				return fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "%s must be an integer", f->name);
+			if(json_integer_value(v) < f->min || json_integer_value(v) > f->max)
+				return fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "%s must be within %lld..%lld",
+					f->name, (long long)f->min, (long long)f->max);
+			return 0;
+		case FIELD_ANY:
+		default:
+			return 0;
+	}
+}
+
+static int int_field(json_t *body, const char *name)
+{
+	json_t *v = json_object_get(body, name);
+	return v ? (int)json_integer_value(v) : -1;
+}
+
+int cam_request_parse(json_t *body, cam_request *req, char *err, size_t errlen)
+{
+	memset(req, 0, sizeof(*req));
+	req->bitrate = req->fps = req->keyframe_interval = -1;
+	if(!body || !json_is_object(body))
+		return fail(CAM_ERROR_NO_MESSAGE, err, errlen, "the message must be a JSON object");
+	json_t *name = json_object_get(body, "request");
+	if(!name)
+		return fail(CAM_ERROR_MISSING_ELEMENT, err, errlen, "missing mandatory element: request");
+	if(!json_is_string(name))
+		return fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "request must be a string");
+	const request_spec *spec = NULL;
+	for(int i = 0; i < CAM_REQ_COUNT_; i++) {
+		if(!strcmp(requests[i].name, json_string_value(name))) {
+			spec = &requests[i];
+			break;
+		}
+	}
+	if(!spec) {
+		/* Quote at most a short prefix: the name may be huge or binary. */
+		char shown[33];
+		snprintf(shown, sizeof(shown), "%s", json_string_value(name));
+		for(char *c = shown; *c; c++) {
+			if((unsigned char)*c < 0x20 || *c == '"')
+				*c = '?';
+		}
+		return fail(CAM_ERROR_UNKNOWN_REQUEST, err, errlen, "unknown request \"%s%s\"", shown,
+			json_string_length(name) > 32 ? "..." : "");
+	}
+	for(const field_spec *f = spec->fields; f->name; f++) {
+		json_t *v = json_object_get(body, f->name);
+		if(!v) {
+			if(f->required)
+				return fail(CAM_ERROR_MISSING_ELEMENT, err, errlen, "missing mandatory element: %s", f->name);
+			continue;
+		}
+		int rc = check_field(f, v, err, errlen);
+		if(rc)
+			return rc;
+	}
+	req->kind = spec->kind;
+	req->name = spec->name;
+	json_t *v;
+	if((v = json_object_get(body, "pin")) && json_is_string(v))
+		req->pin = json_string_value(v);
+	if((v = json_object_get(body, "admin_key")) && json_is_string(v))
+		req->admin_key = json_string_value(v);
+	switch(spec->kind) {
+		case CAM_REQ_SEND:
+			req->data = json_object_get(body, "data");
+			break;
+		case CAM_REQ_CONFIGURE:
+			req->bitrate = int_field(body, "bitrate");
+			req->fps = int_field(body, "fps");
+			req->keyframe_interval = int_field(body, "keyframe_interval");
+			if(req->bitrate < 0 && req->fps < 0 && req->keyframe_interval < 0)
+				return fail(CAM_ERROR_MISSING_ELEMENT, err, errlen,
+					"configure needs at least one of bitrate, fps, keyframe_interval");
+			break;
+		case CAM_REQ_KICK:
+			req->id = (uint64_t)json_integer_value(json_object_get(body, "id"));
+			break;
+		default:
+			break;
+	}
+	return 0;
+}
+
+bool cam_request_is_async(cam_request_kind kind)
+{
+	return kind >= 0 && kind < CAM_REQ_COUNT_ && requests[kind].async;
+}
+
+bool cam_request_is_admin(cam_request_kind kind)
+{
+	return kind >= 0 && kind < CAM_REQ_COUNT_ && requests[kind].admin;
+}
+
+/* Compares a given secret with the configured one in time that depends only
+ * on the configured secret's length. */
+static bool secret_equal(const char *given, const char *secret)
+{
+	size_t lg = strlen(given), ls = strlen(secret);
+	unsigned char diff = 0;
+	for(size_t i = 0; i < ls; i++)
+		diff |= (unsigned char)secret[i] ^ (unsigned char)(i < lg ? given[i] : 0);
+	return diff == 0 && lg == ls;
+}
+
+int cam_request_check_auth(const cam_config *cfg, const cam_request *req, char *err, size_t errlen)
+{
+	if(cam_request_is_admin(req->kind)) {
+		if(!cfg->admin_key)
+			return fail(CAM_ERROR_UNAUTHORIZED, err, errlen,
+				"admin requests are disabled (no admin_key configured)");
+		if(!req->admin_key || !secret_equal(req->admin_key, cfg->admin_key))
+			return fail(CAM_ERROR_UNAUTHORIZED, err, errlen, "wrong or missing admin_key");
+		return 0;
+	}
+	if(req->kind == CAM_REQ_WATCH && cfg->pin) {
+		if(!req->pin || !secret_equal(req->pin, cfg->pin))
+			return fail(CAM_ERROR_UNAUTHORIZED, err, errlen, "wrong or missing pin");
+	}
+	return 0;
+}
+
+json_t *cam_error_json(int code, const char *reason)
+{
+	return json_pack("{sssiss}", "camera", "event", "error_code", code, "error", reason ? reason : "");
+}
