@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// Dependency-free web server for the demo page: serves html/ at /, janus.js
+// and adapter.js from the Debian packages, and reverse-proxies /janus to
+// Janus's HTTP transport, so that a browser needs one origin and one port
+// (no CORS, no second port to open on a robot's firewall).
+//
+//   node tools/serve.mjs [--listen ADDR] [--port N] [--janus URL] [--root DIR]
+//
+//   --listen ADDR   bind address (default 0.0.0.0)
+//   --port N        port (default 8000; 0 picks a free one)
+//   --janus URL     Janus HTTP transport root (default http://127.0.0.1:8088);
+//                   /janus/... is forwarded to URL/janus/...
+//   --root DIR      folder to serve (default: html/ beside this tool)
+
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+function parseArgs(argv) {
+  const opts = {
+    listen: '0.0.0.0',
+    port: 8000,
+    janus: 'http://127.0.0.1:8088',
+    root: path.resolve(here, '..', 'html'),
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      if (i + 1 >= argv.length) usage(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--listen') opts.listen = val();
+    else if (a === '--port') opts.port = Number(val());
+    else if (a === '--janus') opts.janus = val();
+    else if (a === '--root') opts.root = path.resolve(val());
+    else if (a === '-h' || a === '--help') usage(null);
+    else usage(`unknown option ${a}`);
+  }
+  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) usage('bad --port');
+  try {
+    opts.janusUrl = new URL(opts.janus);
+    if (opts.janusUrl.protocol !== 'http:') throw new Error('only http:');
+  } catch (e) {
+    usage(`bad --janus URL: ${e.message}`);
+  }
+  return opts;
+}
+
+function usage(msg) {
+  if (msg) console.error(`serve.mjs: ${msg}`);
+  console.error('usage: node tools/serve.mjs [--listen ADDR] [--port N] [--janus http://HOST:PORT] [--root DIR]');
+  process.exit(msg ? 2 : 0);
+}
+
+const opts = parseArgs(process.argv.slice(2));
+
+// Files served from outside the root: the page loads them as ./janus.js and
+// ./adapter.js, so the Debian copies are used as they are, never vendored.
+const aliases = {
+  '/janus.js': '/usr/share/javascript/janus-gateway/janus.js',
+  '/adapter.js': '/usr/share/javascript/webrtc-adapter/adapter.js',
+};
+
+const types = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+function log(...args) {
+  console.log(new Date().toISOString(), ...args);
+}
+
+function sendText(res, status, text, extra = {}) {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+    ...extra,
+  });
+  res.end(text);
+}
+
+// Resolves a URL path to a file under root, or null if it would escape it.
+function resolveStatic(urlPath) {
+  let decoded;
+  try {
+    decoded = decodeURIComponent(urlPath);
+  } catch {
+    return null;
+  }
+  if (decoded.includes('\0')) return null;
+  if (Object.hasOwn(aliases, decoded)) return aliases[decoded];
+  const file = path.resolve(opts.root, '.' + path.posix.normalize('/' + decoded));
+  if (file !== opts.root && !file.startsWith(opts.root + path.sep)) return null;
+  return file;
+}
+
+function serveStatic(req, res, urlPath) {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    sendText(res, 405, 'method not allowed\n', { Allow: 'GET, HEAD' });
+    return;
+  }
+  const file = resolveStatic(urlPath);
+  if (!file) {
+    sendText(res, 400, 'bad path\n');
+    return;
+  }
+  fs.stat(file, (err, st) => {
+    // Directories are not listed: the page is the only entry point.
+    if (err || !st.isFile()) {
+      sendText(res, 404, 'not found\n');
+      return;
+    }
+    res.writeHead(200, {
+      'Content-Type': types[path.extname(file).toLowerCase()] || 'application/octet-stream',
+      'Content-Length': st.size,
+      // The page is small and changes while developing: always revalidate.
+      'Cache-Control': 'no-cache',
+      'Last-Modified': st.mtime.toUTCString(),
+      'X-Content-Type-Options': 'nosniff',
+    });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    const stream = fs.createReadStream(file);
+    stream.on('error', () => res.destroy());
+    stream.pipe(res);
+  });
+}
+
+// Hop-by-hop headers (RFC 9110 7.6.1) are per connection, never forwarded.
+const hopByHop = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te',
+  'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate',
+]);
+
+function forwardHeaders(headers) {
+  const out = {};
+  const listed = (headers.connection || '').toLowerCase().split(',').map((s) => s.trim());
+  for (const [k, v] of Object.entries(headers)) {
+    if (!hopByHop.has(k) && !listed.includes(k)) out[k] = v;
+  }
+  return out;
+}
+
+// Janus long-polls last up to ~30 s and must not be cut, so the proxy keeps
+// no timeouts of its own and streams both ways; a dead Janus shows as 502
+// (janus.js counts failed polls and reports the session lost).
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+function proxy(req, res) {
+  const target = new URL(req.url, opts.janusUrl);
+  const headers = forwardHeaders(req.headers);
+  headers.host = opts.janusUrl.host;
+  const peer = req.socket.remoteAddress || '';
+  headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${peer}` : peer;
+  headers['x-forwarded-host'] = req.headers.host || '';
+  headers['x-forwarded-proto'] = 'http';
+
+  const up = http.request({
+    agent,
+    protocol: target.protocol,
+    hostname: opts.janusUrl.hostname,
+    port: opts.janusUrl.port || 80,
+    method: req.method,
+    path: target.pathname + target.search,
+    headers,
+  });
+  up.on('response', (ures) => {
+    res.writeHead(ures.statusCode, ures.statusMessage, forwardHeaders(ures.headers));
+    ures.pipe(res);
+    ures.on('error', () => res.destroy());
+  });
+  up.on('error', (err) => {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    log(`proxy ${req.method} ${req.url}: ${err.code || err.message}`);
+    const body = JSON.stringify({ janus: 'error', error: { code: 502, reason: `Janus unreachable: ${err.code || err.message}` } });
+    res.writeHead(502, {
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(body),
+      'Cache-Control': 'no-store',
+    });
+    res.end(body);
+  });
+  // The browser went away (page closed, poll aborted): drop the upstream too.
+  res.on('close', () => {
+    if (!res.writableFinished) up.destroy();
+  });
+  req.pipe(up);
+}
+
+const server = http.createServer((req, res) => {
+  let urlPath;
+  try {
+    urlPath = new URL(req.url, 'http://x').pathname;
+  } catch {
+    sendText(res, 400, 'bad request\n');
+    return;
+  }
+  if (urlPath === '/janus' || urlPath.startsWith('/janus/')) {
+    proxy(req, res);
+  } else if (urlPath === '/') {
+    res.writeHead(302, { Location: '/camera.html' + (new URL(req.url, 'http://x').search), 'Content-Length': 0 });
+    res.end();
+  } else {
+    serveStatic(req, res, urlPath);
+  }
+});
+// Long polls: no request/idle limits that would cut them before Janus answers.
+server.requestTimeout = 0;
+server.headersTimeout = 60_000;
+server.keepAliveTimeout = 65_000;
+server.timeout = 0;
+
+server.on('clientError', (err, socket) => {
+  if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  else socket.destroy();
+});
+
+server.on('error', (err) => {
+  console.error(`serve.mjs: ${err.message}`);
+  process.exit(1);
+});
+
+server.listen(opts.port, opts.listen, () => {
+  const a = server.address();
+  const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+  log(`serving ${opts.root} on http://${host}:${a.port}/ (janus proxy -> ${opts.janusUrl.origin})`);
+});
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    server.close();
+    server.closeAllConnections?.();
+    process.exit(0);
+  });
+}
