@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Request validation: every wrong request gets the contract's error code. */
+#include <string.h>
+
+#include "check.h"
+#include "request.h"
+
+static int parse_text(const char *text, cam_request *req)
+{
+	json_error_t jerr;
+	json_t *body = json_loads(text, JSON_DECODE_ANY, &jerr);
+	char err[256] = "";
+	int code = cam_request_parse(body, req, err, sizeof(err));
+	if(code)
+		CHECK(err[0] != '\0');   /* every error has a readable reason */
+	json_decref(body);
+	return code;
+}
+
+static void test_codes(void)
+{
+	static const struct {
+		const char *body;
+		int code;
+	} cases[] = {
+		{"[]", CAM_ERROR_NO_MESSAGE},
+		{"\"watch\"", CAM_ERROR_NO_MESSAGE},
+		{"42", CAM_ERROR_NO_MESSAGE},
+		{"null", CAM_ERROR_NO_MESSAGE},
+		{"{}", CAM_ERROR_MISSING_ELEMENT},
+		{"{\"req\":\"watch\"}", CAM_ERROR_MISSING_ELEMENT},
+		{"{\"request\":5}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":null}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":[\"watch\"]}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"\"}", CAM_ERROR_UNKNOWN_REQUEST},
+		{"{\"request\":\"WATCH\"}", CAM_ERROR_UNKNOWN_REQUEST},
+		{"{\"request\":\"destroy\"}", CAM_ERROR_UNKNOWN_REQUEST},
+		{"{\"request\":\"watch\",\"pin\":1}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"watch\",\"pin\":null}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"watch\",\"pin\":\"1234\"}", 0},
+		{"{\"request\":\"watch\"}", 0},
+		{"{\"request\":\"start\"}", 0},
+		{"{\"request\":\"stop\",\"extra\":true}", 0},
+		{"{\"request\":\"info\"}", 0},
+		{"{\"request\":\"keyframe\"}", 0},
+		{"{\"request\":\"send\"}", CAM_ERROR_MISSING_ELEMENT},
+		{"{\"request\":\"send\",\"data\":null}", 0},
+		{"{\"request\":\"send\",\"data\":{\"x\":1}}", 0},
+		{"{\"request\":\"list\",\"admin_key\":7}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"list\"}", 0},
+		{"{\"request\":\"configure\",\"admin_key\":\"k\"}", CAM_ERROR_MISSING_ELEMENT},
+		{"{\"request\":\"configure\",\"bitrate\":\"1000000\"}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"configure\",\"bitrate\":1.5}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"configure\",\"bitrate\":10}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"configure\",\"bitrate\":500000}", 0},
+		{"{\"request\":\"configure\",\"fps\":0}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"configure\",\"fps\":61}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"configure\",\"fps\":15}", 0},
+		{"{\"request\":\"configure\",\"keyframe_interval\":-1}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"configure\",\"keyframe_interval\":0}", 0},
+		{"{\"request\":\"kick\"}", CAM_ERROR_MISSING_ELEMENT},
+		{"{\"request\":\"kick\",\"id\":\"12\"}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"kick\",\"id\":0}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"kick\",\"id\":-5}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"kick\",\"id\":12}", 0},
+		{"{\"request\":\"take_control\",\"pin\":false}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"release_control\"}", 0},
+	};
+	for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cam_request req;
+		int code = parse_text(cases[i].body, &req);
+		if(code != cases[i].code)
+			fprintf(stderr, "  body %s\n", cases[i].body);
+		CHECK_EQ_INT(code, cases[i].code);
+	}
+	cam_request req;
+	char err[64];
+	CHECK_EQ_INT(cam_request_parse(NULL, &req, err, sizeof(err)), CAM_ERROR_NO_MESSAGE);
+}
+
+static void test_fields(void)
+{
+	cam_request req;
+	CHECK_EQ_INT(parse_text("{\"request\":\"configure\",\"bitrate\":300000,\"fps\":20}", &req), 0);
+	CHECK_EQ_INT(req.kind, CAM_REQ_CONFIGURE);
+	CHECK_EQ_INT(req.bitrate, 300000);
+	CHECK_EQ_INT(req.fps, 20);
+	CHECK_EQ_INT(req.keyframe_interval, -1);
+	CHECK(cam_request_is_admin(req.kind));
+	CHECK(!cam_request_is_async(req.kind));
+	CHECK_EQ_INT(parse_text("{\"request\":\"kick\",\"id\":9007199254740992}", &req), 0);
+	CHECK(req.id == UINT64_C(9007199254740992));
+	CHECK_EQ_INT(parse_text("{\"request\":\"watch\"}", &req), 0);
+	CHECK(cam_request_is_async(req.kind));
+	CHECK(!cam_request_is_admin(req.kind));
+}
+
+static void test_huge_strings(void)
+{
+	/* A 1 MB request name and a 1 MB pin: rejected, and the reason is short. */
+	size_t n = 1 << 20;
+	char *big = malloc(n + 1);
+	memset(big, 'A', n);
+	big[n] = '\0';
+	json_t *body = json_pack("{ss}", "request", big);
+	cam_request req;
+	char err[256];
+	CHECK_EQ_INT(cam_request_parse(body, &req, err, sizeof(err)), CAM_ERROR_UNKNOWN_REQUEST);
+	CHECK(strlen(err) < 100);
+	json_decref(body);
+	body = json_pack("{ssss}", "request", "watch", "pin", big);
+	CHECK_EQ_INT(cam_request_parse(body, &req, err, sizeof(err)), CAM_ERROR_INVALID_ELEMENT);
+	json_decref(body);
+	/* Control characters in an unknown name do not reach the reason. */
+	body = json_pack("{ss}", "request", "a\nb\"c");
+	CHECK_EQ_INT(cam_request_parse(body, &req, err, sizeof(err)), CAM_ERROR_UNKNOWN_REQUEST);
+	CHECK(strchr(err, '\n') == NULL);
+	json_decref(body);
+	free(big);
+}
+
+/* Parses a request and judges its authorisation (the request borrows from
+ * the JSON, so both happen before the JSON is freed). */
+static int auth_code(const cam_config *cfg, const char *text)
+{
+	json_error_t jerr;
+	json_t *body = json_loads(text, 0, &jerr);
+	cam_request req;
+	char err[128] = "";
+	int code = cam_request_parse(body, &req, err, sizeof(err));
+	if(code == 0)
+		code = cam_request_check_auth(cfg, &req, err, sizeof(err));
+	json_decref(body);
+	return code;
+}
+
+static void test_auth(void)
+{
+	cam_config cfg;
+	cam_config_defaults(&cfg);
+	char err[128];
+	/* No admin_key configured: admin requests are refused. */
+	CHECK_EQ_INT(auth_code(&cfg, "{\"request\":\"list\",\"admin_key\":\"x\"}"), CAM_ERROR_UNAUTHORIZED);
+	cam_config_set(&cfg, "admin_key", "secret", err, sizeof(err));
+	CHECK_EQ_INT(auth_code(&cfg, "{\"request\":\"list\",\"admin_key\":\"x\"}"), CAM_ERROR_UNAUTHORIZED);
+	CHECK_EQ_INT(auth_code(&cfg, "{\"request\":\"list\",\"admin_key\":\"secret\"}"), 0);
+	CHECK_EQ_INT(auth_code(&cfg, "{\"request\":\"kick\",\"id\":3,\"admin_key\":\"secret\"}"), 0);
+	CHECK_EQ_INT(auth_code(&cfg, "{\"request\":\"configure\",\"fps\":3,\"admin_key\":\"secretX\"}"), CAM_ERROR_UNAUTHORIZED);
+	CHECK_EQ_INT(auth_code(&cfg, "{\"request\":\"list\",\"admin_key\":\"secre\"}"), CAM_ERROR_UNAUTHORIZED);
+	CHECK_EQ_INT(auth_code(&cfg, "{\"request\":\"list\",\"admin_key\":\"\"}"), CAM_ERROR_UNAUTHORIZED);
+	CHECK_EQ_INT(auth_code(&cfg, "{\"request\":\"list\"}"), CAM_ERROR_UNAUTHORIZED);
+	/* pin for watch */
+	CHECK_EQ_INT(auth_code(&cfg, "{\"request\":\"watch\"}"), 0);
+	cam_config_set(&cfg, "pin", "1234", err, sizeof(err));
+	CHECK_EQ_INT(auth_code(&cfg, "{\"request\":\"watch\"}"), CAM_ERROR_UNAUTHORIZED);
+	CHECK_EQ_INT(auth_code(&cfg, "{\"request\":\"watch\",\"pin\":\"1235\"}"), CAM_ERROR_UNAUTHORIZED);
+	CHECK_EQ_INT(auth_code(&cfg, "{\"request\":\"watch\",\"pin\":\"1234\"}"), 0);
+	/* info needs nothing */
+	CHECK_EQ_INT(auth_code(&cfg, "{\"request\":\"info\"}"), 0);
+	cam_config_clear(&cfg);
+}
+
+static void test_error_json(void)
+{
+	json_t *e = cam_error_json(CAM_ERROR_WRONG_STATE, "start before watch");
+	CHECK(!strcmp(json_string_value(json_object_get(e, "camera")), "event"));
+	CHECK_EQ_INT(json_integer_value(json_object_get(e, "error_code")), 487);
+	CHECK(!strcmp(json_string_value(json_object_get(e, "error")), "start before watch"));
+	json_decref(e);
+}
+
+int main(void)
+{
+	RUN(test_codes);
+	RUN(test_fields);
+	RUN(test_huge_strings);
+	RUN(test_auth);
+	RUN(test_error_json);
+	return check_exit();
+}
