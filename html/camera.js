@@ -117,12 +117,19 @@
   function sendControl(value) {
     const a = attempt;
     if (!a || !a.handle) return false;
-    a.handle.data({ label: CONTROL_LABEL, text: JSON.stringify(value), error: (e) => showError(`data channel: ${e}`) });
+    a.handle.data({ label: CONTROL_LABEL, text: JSON.stringify(value), error: (e) => showError(`data channel: ${describe(e)}`) });
     return true;
   }
   void sendControl;  // used by the control issue
 
   // ---- Connection lifecycle ----------------------------------------------
+
+  // janus.js pastes error objects into its messages ("API call failed:
+  // [object Object]"); keep only the readable part.
+  function describe(e) {
+    const text = e && e.message ? e.message : String(e);
+    return text.replace(/:?\s*\[object Object\]/g, '').trim() || 'unknown error';
+  }
 
   function isLive(a) {
     return a !== null && a === attempt;
@@ -158,7 +165,7 @@
       // try to destroy the session on unload only.
       destroyOnUnload: true,
       success: () => isLive(a) && attach(a),
-      error: (e) => fail(a, `Janus: ${e}`),
+      error: (e) => fail(a, `Janus: ${describe(e)}`),
       destroyed: () => fail(a, 'Janus session destroyed'),
     });
   }
@@ -172,12 +179,12 @@
         a.handle = handle;
         const watch = { request: 'watch' };
         if (pin !== null) watch.pin = pin;
-        handle.send({ message: watch, error: (e) => fail(a, `watch: ${e}`) });
+        handle.send({ message: watch, error: (e) => fail(a, `watch: ${describe(e)}`) });
         a.timers.push(setInterval(() => pollInfo(a), INFO_PERIOD_MS));
         a.timers.push(setInterval(() => pollStats(a), STATS_PERIOD_MS));
         pollInfo(a);
       },
-      error: (e) => fail(a, `attach: ${e}`),
+      error: (e) => fail(a, `attach: ${describe(e)}`),
       onmessage: (msg, jsep) => isLive(a) && onMessage(a, msg, jsep),
       onremotetrack: (track, mid, on) => {
         if (!isLive(a) || track.kind !== 'video') return;
@@ -260,9 +267,9 @@
         a.pc.addEventListener('connectionstatechange', () => {
           if (isLive(a) && a.pc.connectionState === 'failed') fail(a, 'PeerConnection failed');
         });
-        a.handle.send({ message: { request: 'start' }, jsep: ans, error: (e) => fail(a, `start: ${e}`) });
+        a.handle.send({ message: { request: 'start' }, jsep: ans, error: (e) => fail(a, `start: ${describe(e)}`) });
       },
-      error: (e) => fail(a, `createAnswer: ${e && e.message ? e.message : e}`),
+      error: (e) => fail(a, `createAnswer: ${describe(e)}`),
     });
   }
 
@@ -311,7 +318,7 @@
         if (!isLive(a)) return;
         a.infoErrors++;
         const gone = /^45[89]\b/.test(String(e));  // no such session / handle
-        if (gone || a.infoErrors >= 2) fail(a, `lost Janus session: ${e}`);
+        if (gone || a.infoErrors >= 2) fail(a, `lost Janus session: ${describe(e)}`);
       },
     });
   }
@@ -424,7 +431,7 @@
     a.handle.send({
       message: { request: 'keyframe' },
       success: (r) => { if (r && r.error_code) showError(`keyframe: error ${r.error_code}: ${r.error}`, r.error_code); },
-      error: (e) => showError(`keyframe: ${e}`),
+      error: (e) => showError(`keyframe: ${describe(e)}`),
     });
   });
 

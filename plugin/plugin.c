@@ -323,7 +323,13 @@ static void broadcast(json_t *event)
 /* Pipeline state changes become `source` events (pipeline thread). */
 static void on_source_state(void *opaque, cam_source_state state, const char *error)
 {
-	if(!plugin_ready() || state == CAM_SOURCE_IDLE)
+	/* Viewers hear of failures and of recoveries, not of on-demand starts
+	 * and stops.  Only the pipeline thread calls this. */
+	static cam_source_state last = CAM_SOURCE_IDLE;
+	bool recovered = state == CAM_SOURCE_RUNNING && last == CAM_SOURCE_ERROR;
+	if(state != CAM_SOURCE_IDLE)
+		last = state;
+	if(!plugin_ready() || (state != CAM_SOURCE_ERROR && !recovered))
 		return;
 	json_t *event = json_pack("{ss s{sssssO}}", "camera", "event", "result",
 		"event", "source", "state", cam_source_state_name(state),

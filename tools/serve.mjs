@@ -188,7 +188,10 @@ function proxy(req, res) {
     ures.pipe(res);
     ures.on('error', () => res.destroy());
   });
+  let clientGone = false;
   up.on('error', (err) => {
+    // Our own destroy() below, after the browser left: nothing to report.
+    if (clientGone) return;
     if (res.headersSent) {
       res.destroy();
       return;
@@ -204,7 +207,10 @@ function proxy(req, res) {
   });
   // The browser went away (page closed, poll aborted): drop the upstream too.
   res.on('close', () => {
-    if (!res.writableFinished) up.destroy();
+    if (!res.writableFinished) {
+      clientGone = true;
+      up.destroy();
+    }
   });
   req.pipe(up);
 }
