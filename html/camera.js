@@ -361,11 +361,13 @@
   // Reads the stamp once a second.  requestVideoFrameCallback runs when a
   // frame is handed to the compositor, so "now - stamp" is the delay up to
   // the moment it is shown, not up to whenever a timer happened to fire.
-  let stampPending = false;
+  let stampRequest = null;     // pending requestVideoFrameCallback id
   function pollStamp() {
-    if (stampPending || !video.srcObject || typeof window.readCameraStamp !== 'function') return;
+    const a = attempt;
+    if (!a || stampRequest !== null || !video.srcObject || typeof window.readCameraStamp !== 'function') return;
     const read = () => {
-      stampPending = false;
+      stampRequest = null;
+      if (!isLive(a)) return;
       const s = window.readCameraStamp(video);
       if (!s) {
         model.stamp = { counter: null, timeMs: null, delayMs: null, at: null };
@@ -375,16 +377,25 @@
       render();
     };
     if (typeof video.requestVideoFrameCallback === 'function') {
-      stampPending = true;
-      video.requestVideoFrameCallback(read);
+      // A frozen picture presents no frame, so the stamp (and its `at`)
+      // simply stops updating: tests can see a freeze from stamp.at.
+      stampRequest = video.requestVideoFrameCallback(read);
     } else {
       read();
     }
   }
 
+  function cancelStamp() {
+    if (stampRequest !== null && typeof video.cancelVideoFrameCallback === 'function') {
+      video.cancelVideoFrameCallback(stampRequest);
+    }
+    stampRequest = null;
+  }
+
   function teardown(a) {
     for (const t of a.timers) clearInterval(t);
     clearTimeout(a.disconnectedTimer);
+    cancelStamp();
     video.srcObject = null;   // never show a stale frame as live
     model.stats = emptyStats();
     model.stamp = { counter: null, timeMs: null, delayMs: null, at: null };
@@ -449,6 +460,10 @@
     get source() { return copy(model.source); },
     get reconnects() { return model.reconnects; },
     get server() { return serverUrl; },
+    get dataChannel() {
+      const dc = attempt && attempt.handle && attempt.handle.webrtcStuff.dataChannel;
+      return dc && dc[CONTROL_LABEL] ? dc[CONTROL_LABEL].readyState : null;
+    },
     get pc() { return attempt && attempt.handle ? attempt.handle.webrtcStuff.pc : null; },
   });
 
