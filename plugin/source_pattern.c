@@ -47,7 +47,9 @@ static int64_t clock_ns(clockid_t id)
 
 static int64_t slot_deadline(const pattern_source *p, int64_t slot)
 {
-	return p->t0_ns + slot * NSEC_PER_SEC / p->base.fps;
+	/* Split so that slot * 1e9 cannot overflow, however long it runs. */
+	int64_t fps = p->base.fps;
+	return p->t0_ns + (slot / fps) * NSEC_PER_SEC + (slot % fps) * NSEC_PER_SEC / fps;
 }
 
 static void sleep_until(int64_t ns)
@@ -197,10 +199,10 @@ static int pattern_read(cam_source *s, cam_frame *frame, int timeout_ms)
 		}
 		sleep_until(due);
 	}
-	/* The picture's phase follows the slot, not the delivered count, so the
-	 * motion keeps real-time speed when frames are skipped. */
-	int64_t t = p->slot;
-	render(p, t);
+	/* The picture is a function of the frame counter alone: frame n looks
+	 * the same however late its reader was, so the encoder's work (and a
+	 * test's bitrate) does not depend on how loaded the machine is. */
+	render(p, p->counter);
 	struct timespec rt;
 	clock_gettime(CLOCK_REALTIME, &rt);
 	int64_t realtime_ms = (int64_t)rt.tv_sec * 1000 + rt.tv_nsec / 1000000;

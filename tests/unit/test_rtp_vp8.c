@@ -121,9 +121,7 @@ static void test_round_trip(void)
 			frame[i] = (uint8_t)rnd();
 		/* Some frames with a smaller budget (the last 500 frames). */
 		size_t mp = f < frames - 500 ? CAM_RTP_MAX_PACKET : max_packet[f % 5];
-		if(mp != p.max_packet) {
-			p.max_packet = mp;
-		}
+		p.max_packet = mp;
 		uint32_t ts = rnd();
 		c.size = 0;
 		c.packets = 0;
