@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// Starts and stops a private Janus for one test, configured by
+// tools/janus-conf, with its log captured to a file.  Optionally runs it under
+// AddressSanitizer (CAM_SANITIZE=1) and judges the sanitizer reports after it
+// stops: a report about our plugin fails the test, Janus's own exit-time
+// leaks do not (they are not ours to fix).
+
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { repoRoot, SERVER_IP, SERVER_IFACE, makeTmpDir, sleep, tailFile, withTimeout } from './util.mjs';
+
+export const CAMERA_SO = path.join(repoRoot, '.libs', 'libjanus_camera.so');
+export const ECHOTEST_SO = '/usr/lib/x86_64-linux-gnu/janus/plugins/libjanus_echotest.so';
+
+// Sanitized runs signal "a report was written" with this exit status, so it
+// cannot be mistaken for a crash; the logs decide then.
+const SAN_EXITCODE = 86;
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+// Appends one line to $CAM_IT_MARKER for each Janus that really started and
+// answered HTTP, so tests/integration/run can tell "tests passed" from
+// "tests passed because nothing ran".
+function mark(kind) {
+  const f = process.env.CAM_IT_MARKER;
+  if (f) fs.appendFileSync(f, `${kind}\n`);
+}
+
+function sanitizerEnv(dir) {
+  if (process.env.CAM_SANITIZE !== '1') return {};
+  const libasan = execFileSync('gcc', ['-print-file-name=libasan.so']).toString().trim();
+  if (!libasan.startsWith('/') || !fs.existsSync(libasan)) {
+    throw new Error(`CAM_SANITIZE=1 but gcc gives no libasan.so (${libasan})`);
+  }
+  return {
+    // The plugin is built with -fsanitize; janus is not, so the runtime must
+    // come first in the process or dlopen of the plugin refuses it.
+    LD_PRELOAD: libasan,
+    ASAN_OPTIONS: [
+      `log_path=${path.join(dir, 'asan')}`,
+      'detect_leaks=1',
+      `exitcode=${SAN_EXITCODE}`,
+      'abort_on_error=0',
+      'halt_on_error=1',
+      'detect_stack_use_after_return=0',
+      'verify_asan_link_order=0',
+      'fast_unwind_on_malloc=0',
+      'malloc_context_size=30',
+    ].join(':'),
+    UBSAN_OPTIONS: `log_path=${path.join(dir, 'ubsan')}:print_stacktrace=1:halt_on_error=0`,
+  };
+}
+
+// Reads the sanitizer logs of a stopped Janus.  Returns {problems, ignored}:
+// problems fail the test; ignored are leak reports with no frame of ours.
+export function scanSanitizerLogs(dir, extraTexts = []) {
+  const problems = [];
+  const ignored = [];
+  const ours = /libjanus_camera|\bplugin\/[\w.-]+\.[ch]\b/;
+  const texts = [...extraTexts];
+  for (const f of fs.readdirSync(dir)) {
+    if (/^(asan|ubsan)\.\d+/.test(f)) texts.push(fs.readFileSync(path.join(dir, f), 'utf8'));
+  }
+  for (const text of texts) {
+    // UBSan runtime errors are one line plus an optional stack.
+    for (const line of text.split('\n')) {
+      if (/runtime error:/.test(line)) problems.push(`UBSan: ${line.trim()}`);
+    }
+    // ASan reports: one per "==PID==ERROR:" header.
+    const reports = text.split(/(?===\d+==ERROR: )/).filter((r) => /^==\d+==ERROR: /.test(r));
+    for (const r of reports) {
+      if (/LeakSanitizer: detected memory leaks/.test(r)) {
+        // Judge each leak block separately: only ours fail.
+        const blocks = r.split(/\n(?=(?:Direct|Indirect) leak of )/).slice(1);
+        for (const b of blocks) {
+          const head = b.split('\n')[0];
+          if (ours.test(b)) problems.push(`LSan (ours): ${b.trim().split('\n').slice(0, 16).join('\n')}`);
+          else ignored.push(head);
+        }
+      } else {
+        problems.push(`ASan: ${r.trim().split('\n').slice(0, 40).join('\n')}`);
+      }
+    }
+    if (/LeakSanitizer has encountered a fatal error/.test(text)) {
+      problems.push('LSan could not run (fatal error in leak checker): leaks were not checked');
+    }
+  }
+  return { problems, ignored };
+}
+
+export class Janus {
+  constructor({ dir, proc, url, logFile, plugins, sanitize }) {
+    this.dir = dir;
+    this.proc = proc;
+    this.pid = proc.pid;
+    this.url = url; // http://ip:port/janus
+    this.logFile = logFile;
+    this.plugins = plugins;
+    this.sanitize = sanitize;
+    this.exit = null; // {code, signal} once it exits
+    this.exited = new Promise((resolve) => {
+      proc.on('exit', (code, signal) => {
+        this.exit = { code, signal };
+        resolve(this.exit);
+      });
+    });
+  }
+
+  get running() {
+    return this.exit === null;
+  }
+
+  log() {
+    try {
+      return fs.readFileSync(this.logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  tail(lines = 60) {
+    return tailFile(this.logFile, lines);
+  }
+
+  // Lines of the log that match re, for failure messages (last `max` ones).
+  grep(re, max = 40) {
+    return this.log().split('\n').filter((l) => re.test(l)).slice(-max).join('\n');
+  }
+
+  // {cpuSeconds, rssKiB, at} of the Janus process, for printing only.
+  usage() {
+    const stat = fs.readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+    // The command name may contain spaces: fields start after the last ')'.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(f[11]); // field 14
+    const stime = Number(f[12]); // field 15
+    const status = fs.readFileSync(`/proc/${this.pid}/status`, 'utf8');
+    const rss = Number((status.match(/^VmRSS:\s+(\d+)/m) || [])[1] || 0);
+    return { cpuSeconds: (utime + stime) / CLK_TCK, rssKiB: rss, at: performance.now() };
+  }
+
+  // CPU use over a window, as % of one core: call with the usage() from the
+  // start of the window.
+  cpuPercentSince(u0) {
+    const u1 = this.usage();
+    const wall = (u1.at - u0.at) / 1000;
+    return { percent: wall > 0 ? (100 * (u1.cpuSeconds - u0.cpuSeconds)) / wall : NaN, rssKiB: u1.rssKiB, wall };
+  }
+
+  // SIGINT, then SIGKILL after `timeout`.  Returns a verdict:
+  // {crashed, killed, code, signal, sanitizer: {problems, ignored}}.
+  async stop({ timeout = 10000 } = {}) {
+    let killed = false;
+    if (this.running) {
+      this.proc.kill('SIGINT');
+      // withTimeout clears its timer, so a quick exit leaves nothing behind
+      // to keep the test process alive.
+      const done = await withTimeout(this.exited, timeout, 'janus exit').catch(() => null);
+      if (!done) {
+        killed = true;
+        this.proc.kill('SIGKILL');
+        await withTimeout(this.exited, 5000, 'janus SIGKILL');
+      }
+    }
+    const { code, signal } = this.exit;
+    const sanExit = this.sanitize && code === SAN_EXITCODE;
+    const crashed = !killed && (signal !== null || (code !== 0 && !sanExit));
+    let sanitizer = { problems: [], ignored: [] };
+    if (this.sanitize) sanitizer = scanSanitizerLogs(this.dir, [this.log()]);
+    return { crashed, killed, code, signal, sanitizer };
+  }
+
+  // Like stop(), but throws with log excerpts when Janus crashed, hung on
+  // exit, or the sanitizer found something of ours.  For test teardown.
+  async stopAndCheck(opts) {
+    const wasRunning = this.running;
+    const v = await this.stop(opts);
+    const errs = [];
+    if (!wasRunning) errs.push(`Janus had already exited before stop (code ${v.code}, signal ${v.signal})`);
+    else if (v.crashed) errs.push(`Janus exited badly on stop (code ${v.code}, signal ${v.signal})`);
+    if (v.killed) errs.push('Janus did not exit within the timeout after SIGINT (killed)');
+    errs.push(...v.sanitizer.problems);
+    if (v.sanitizer.ignored.length) {
+      console.log(`# sanitizer: ${v.sanitizer.ignored.length} leak report(s) outside our plugin ignored`);
+    }
+    if (errs.length) {
+      throw new Error(`${errs.join('\n')}\n--- Janus log tail (${this.logFile}) ---\n${this.tail(80)}`);
+    }
+    return v;
+  }
+}
+
+// Starts Janus with a private configuration and waits until its HTTP
+// transport answers GET /janus/info.
+//   plugins: .so paths (default: our plugin)
+//   set: camera config keys, {key: value} (value written as given: quote strings yourself) or ["k=v"]
+//   raw: whole janus.plugin.camera.jcfg text
+export async function startJanus({
+  plugins = [CAMERA_SO],
+  set = {},
+  raw,
+  ip = SERVER_IP,
+  httpPort = 8088,
+  iface = SERVER_IFACE,
+  debugLevel = 4,
+  startTimeout,
+  name = 'janus',
+} = {}) {
+  for (const so of plugins) {
+    if (!fs.existsSync(so)) throw new Error(`no plugin at ${so} (build first: make)`);
+  }
+  const dir = makeTmpDir(name);
+  const args = ['--out', dir, '--ip', ip, '--http-port', String(httpPort), '--interface', iface,
+    '--debug-level', String(debugLevel)];
+  for (const so of plugins) args.push('--plugin', so);
+  const sets = Array.isArray(set) ? set : Object.entries(set).map(([k, v]) => `${k}=${v}`);
+  for (const kv of sets) args.push('--set', kv);
+  if (raw !== undefined) args.push('--raw-camera', raw);
+  const cmdline = execFileSync(path.join(repoRoot, 'tools', 'janus-conf'), args).toString().trim();
+  const argv = cmdline.split(/\s+/);
+  // No colours in the log; the log goes to stdout, which we send to a file.
+  argv.push('-o');
+
+  const sanitize = process.env.CAM_SANITIZE === '1';
+  const env = { ...process.env, ...sanitizerEnv(dir) };
+  const logFile = path.join(dir, 'janus.log');
+  const fd = fs.openSync(logFile, 'a');
+  fs.writeSync(fd, `# ${argv.join(' ')}\n`);
+  const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', fd, fd], env });
+  fs.closeSync(fd);
+  const url = `http://${ip}:${httpPort}/janus`;
+  const j = new Janus({ dir, proc, url, logFile, plugins, sanitize });
+
+  const limit = startTimeout ?? (sanitize ? 40000 : 15000);
+  const deadline = Date.now() + limit;
+  let lastErr = '';
+  for (;;) {
+    if (!j.running) {
+      throw new Error(`Janus exited during start (code ${j.exit.code}, signal ${j.exit.signal})\n${j.tail(60)}`);
+    }
+    try {
+      const r = await fetch(`${url}/info`, { signal: AbortSignal.timeout(1000) });
+      if (r.ok) {
+        const info = await r.json();
+        j.info = info;
+        break;
+      }
+      lastErr = `HTTP ${r.status}`;
+    } catch (e) {
+      lastErr = e.message;
+    }
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`Janus HTTP did not answer within ${limit} ms (${lastErr})\n${j.tail(60)}`);
+    }
+    await sleep(100);
+  }
+  // The plugins we asked for must really be loaded, or every later failure
+  // would be a confusing one.
+  const loaded = Object.keys(j.info.plugins || {});
+  j.pluginPackages = loaded;
+  mark(plugins.map((p) => path.basename(p)).join(','));
+  return j;
+}
