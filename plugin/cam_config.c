@@ -116,9 +116,9 @@ int cam_config_set(cam_config *cfg, const char *key, const char *value, char *er
 	if(!strcmp(key, "device"))
 		return parse_string(key, value, 4095, &cfg->device, err, errlen);
 	if(!strcmp(key, "width"))
-		return parse_int(key, value, 80, 4096, &cfg->width, err, errlen);
+		return parse_int(key, value, CAM_MIN_WIDTH, CAM_MAX_WIDTH, &cfg->width, err, errlen);
 	if(!strcmp(key, "height"))
-		return parse_int(key, value, 64, 4096, &cfg->height, err, errlen);
+		return parse_int(key, value, CAM_MIN_HEIGHT, CAM_MAX_HEIGHT, &cfg->height, err, errlen);
 	if(!strcmp(key, "fps"))
 		return parse_int(key, value, CAM_MIN_FPS, CAM_MAX_FPS, &cfg->fps, err, errlen);
 	if(!strcmp(key, "bitrate"))

@@ -45,6 +45,10 @@ typedef struct cam_config {
 } cam_config;
 
 /* Limits shared with the request validation (`configure`). */
+#define CAM_MIN_WIDTH 80
+#define CAM_MAX_WIDTH 4096
+#define CAM_MIN_HEIGHT 64
+#define CAM_MAX_HEIGHT 4096
 #define CAM_MIN_BITRATE 50000
 #define CAM_MAX_BITRATE 20000000
 #define CAM_MIN_FPS 1

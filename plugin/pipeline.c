@@ -46,7 +46,7 @@ struct cam_pipeline {
 	bool stop;
 	int holders;
 	bool key_requested;
-	int new_bitrate, new_fps, new_keyframe_interval;   /* -1 = no change */
+	cam_pipeline_change pending;    /* -1 = no change */
 	cam_pipeline_status status;
 };
 
@@ -96,7 +96,7 @@ cam_pipeline *cam_pipeline_new(cam_source *src, cam_fanout *fo, const cam_pipeli
 	p->last_key_ms = -1;
 	p->restart_key = true;
 	p->reopen_delay_ms = REOPEN_MIN_MS;
-	p->new_bitrate = p->new_fps = p->new_keyframe_interval = -1;
+	p->pending = CAM_PIPELINE_NO_CHANGE;
 	cam_rtp_vp8_init(&p->rtp, cfg->payload_type, random_u32(), (uint16_t)random_u32(),
 		(uint16_t)(random_u32() & 0x7fff), CAM_RTP_MAX_PACKET);
 	p->ts_base = random_u32();
@@ -212,21 +212,32 @@ static cam_encoder_config encoder_config_for(const cam_pipeline *p, const cam_fr
 	return ec;
 }
 
-/* Applies queued configure changes (-1 = unchanged); pipeline thread, without
- * the lock, as a source may take a while to change its rate. */
-static void apply_changes(cam_pipeline *p, int bitrate, int fps, int keyframe_interval)
+static bool has_change(const cam_pipeline_change *c)
 {
-	if(bitrate >= 0)
-		p->cfg.encoder.bitrate = bitrate;
-	if(keyframe_interval >= 0)
-		p->cfg.encoder.keyframe_interval = keyframe_interval;
-	if(fps > 0 && fps != p->src->fps) {
-		int rc = cam_source_set_format(p->src, p->src->width, p->src->height, fps);
+	return c->bitrate >= 0 || c->fps > 0 || c->keyframe_interval >= 0 || c->width > 0;
+}
+
+/* Applies queued configure changes; pipeline thread, without the lock, as
+ * a source may take a while to change its format. */
+static void apply_changes(cam_pipeline *p, const cam_pipeline_change *c)
+{
+	if(c->bitrate >= 0)
+		p->cfg.encoder.bitrate = c->bitrate;
+	if(c->keyframe_interval >= 0)
+		p->cfg.encoder.keyframe_interval = c->keyframe_interval;
+	int width = c->width > 0 ? c->width : p->src->width;
+	int height = c->height > 0 ? c->height : p->src->height;
+	int fps = c->fps > 0 ? c->fps : p->src->fps;
+	if(width != p->src->width || height != p->src->height || fps != p->src->fps) {
+		int rc = cam_source_set_format(p->src, width, height, fps);
 		if(rc < 0)
-			CAM_WARN("could not change the frame rate to %d: %s", fps, strerror(-rc));
+			CAM_WARN("could not change the format to %dx%d@%d: %s", width, height, fps, strerror(-rc));
+		else
+			CAM_INFO("format changed to %dx%d@%d", p->src->width, p->src->height, p->src->fps);
 	}
 	p->cfg.encoder.fps = p->src->fps;
 	if(p->enc) {
+		/* A size change is noticed on the next frame (encode_and_send). */
 		cam_encoder_config ec = *cam_encoder_get_config(p->enc);
 		ec.bitrate = p->cfg.encoder.bitrate;
 		ec.keyframe_interval = p->cfg.encoder.keyframe_interval;
@@ -238,6 +249,8 @@ static void apply_changes(cam_pipeline *p, int bitrate, int fps, int keyframe_in
 	pthread_mutex_lock(&p->lock);
 	p->status.bitrate = p->cfg.encoder.bitrate;
 	p->status.keyframe_interval = p->cfg.encoder.keyframe_interval;
+	p->status.width = p->src->width;
+	p->status.height = p->src->height;
 	p->status.fps = p->src->fps;
 	pthread_mutex_unlock(&p->lock);
 }
@@ -326,11 +339,11 @@ static void *pipeline_thread(void *arg)
 			break;
 		}
 		bool active = !p->cfg.on_demand || p->holders > 0;
-		int bitrate = p->new_bitrate, fps = p->new_fps, keyframe_interval = p->new_keyframe_interval;
-		p->new_bitrate = p->new_fps = p->new_keyframe_interval = -1;
-		if(bitrate >= 0 || fps > 0 || keyframe_interval >= 0) {
+		cam_pipeline_change change = p->pending;
+		p->pending = CAM_PIPELINE_NO_CHANGE;
+		if(has_change(&change)) {
 			pthread_mutex_unlock(&p->lock);
-			apply_changes(p, bitrate, fps, keyframe_interval);
+			apply_changes(p, &change);
 			continue;
 		}
 		if(!active) {
@@ -451,20 +464,24 @@ void cam_pipeline_request_keyframe(cam_pipeline *p)
 	pthread_mutex_unlock(&p->lock);
 }
 
-void cam_pipeline_configure(cam_pipeline *p, int bitrate, int fps, int keyframe_interval)
+void cam_pipeline_configure(cam_pipeline *p, const cam_pipeline_change *c)
 {
 	pthread_mutex_lock(&p->lock);
-	if(bitrate >= 0)
-		p->new_bitrate = bitrate;
-	if(fps > 0)
-		p->new_fps = fps;
-	if(keyframe_interval >= 0)
-		p->new_keyframe_interval = keyframe_interval;
-	/* Report the new values at once, as `configure` promises them. */
-	if(bitrate >= 0)
-		p->status.bitrate = bitrate;
-	if(keyframe_interval >= 0)
-		p->status.keyframe_interval = keyframe_interval;
+	if(c->bitrate >= 0)
+		p->pending.bitrate = c->bitrate;
+	if(c->fps > 0)
+		p->pending.fps = c->fps;
+	if(c->keyframe_interval >= 0)
+		p->pending.keyframe_interval = c->keyframe_interval;
+	if(c->width > 0 && c->height > 0) {
+		p->pending.width = c->width;
+		p->pending.height = c->height;
+	}
+	/* Report the new rates at once, as `configure` promises them. */
+	if(c->bitrate >= 0)
+		p->status.bitrate = c->bitrate;
+	if(c->keyframe_interval >= 0)
+		p->status.keyframe_interval = c->keyframe_interval;
 	pthread_cond_broadcast(&p->wake);
 	pthread_mutex_unlock(&p->lock);
 }

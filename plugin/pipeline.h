@@ -77,8 +77,14 @@ void cam_pipeline_release(cam_pipeline *p);
 void cam_pipeline_request_keyframe(cam_pipeline *p);
 
 /* Runtime changes; a negative value leaves that setting alone.  Validated
- * by the caller; applied on the pipeline thread before the next frame. */
-void cam_pipeline_configure(cam_pipeline *p, int bitrate, int fps, int keyframe_interval);
+ * by the caller; applied on the pipeline thread before the next frame.  A
+ * new size (width and height together) restarts the source at that size (or
+ * the nearest it offers) and the next frame is a key frame at that size. */
+typedef struct cam_pipeline_change {
+	int bitrate, fps, keyframe_interval, width, height;
+} cam_pipeline_change;
+#define CAM_PIPELINE_NO_CHANGE ((cam_pipeline_change){-1, -1, -1, -1, -1})
+void cam_pipeline_configure(cam_pipeline *p, const cam_pipeline_change *change);
 
 void cam_pipeline_get_status(cam_pipeline *p, cam_pipeline_status *st);
 

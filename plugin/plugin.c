@@ -464,10 +464,16 @@ static json_t *handle_sync(camera_session *session, const cam_request *req)
 		case CAM_REQ_LIST:
 			return list_json();
 		case CAM_REQ_CONFIGURE:
-			cam_pipeline_configure(pipeline, req->bitrate, req->fps, req->keyframe_interval);
-			JANUS_LOG(LOG_INFO, "[camera] configure: bitrate %d, fps %d, keyframe_interval %d\n",
-				req->bitrate, req->fps, req->keyframe_interval);
+		{
+			cam_pipeline_change change = {
+				.bitrate = req->bitrate, .fps = req->fps, .keyframe_interval = req->keyframe_interval,
+				.width = req->width, .height = req->height,
+			};
+			cam_pipeline_configure(pipeline, &change);
+			JANUS_LOG(LOG_INFO, "[camera] configure: bitrate %d, fps %d, keyframe_interval %d, size %dx%d\n",
+				req->bitrate, req->fps, req->keyframe_interval, req->width, req->height);
 			return ok_json();
+		}
 		case CAM_REQ_KICK:
 			code = kick(req->id, err, sizeof(err));
 			return code ? cam_error_json(code, err) : ok_json();
@@ -748,14 +754,13 @@ static int camera_init(janus_callbacks *callback, const char *config_path)
 		cam_config_clear(&config);
 		return -1;
 	}
-	if(config.source != CAM_SOURCE_KIND_PATTERN) {
-		JANUS_LOG(LOG_FATAL, "[camera] source \"v4l2\" is not available in this build\n");
-		cam_config_clear(&config);
-		return -1;
-	}
-	cam_source *src = cam_source_pattern_new(config.width, config.height, config.fps);
+	/* A camera that is absent now is not an error: the pipeline retries. */
+	cam_source *src = config.source == CAM_SOURCE_KIND_V4L2 ?
+		cam_source_v4l2_new(config.device, config.width, config.height, config.fps) :
+		cam_source_pattern_new(config.width, config.height, config.fps);
 	if(!src) {
-		JANUS_LOG(LOG_FATAL, "[camera] could not create the test pattern source\n");
+		JANUS_LOG(LOG_FATAL, "[camera] could not create the %s source\n",
+			config.source == CAM_SOURCE_KIND_V4L2 ? "V4L2" : "test pattern");
 		cam_config_clear(&config);
 		return -1;
 	}

@@ -52,6 +52,8 @@ static const field_spec configure_fields[] = {
 	{"bitrate", FIELD_INT, false, CAM_MIN_BITRATE, CAM_MAX_BITRATE},
 	{"fps", FIELD_INT, false, CAM_MIN_FPS, CAM_MAX_FPS},
 	{"keyframe_interval", FIELD_INT, false, 0, CAM_MAX_KEYFRAME_INTERVAL},
+	{"width", FIELD_INT, false, CAM_MIN_WIDTH, CAM_MAX_WIDTH},
+	{"height", FIELD_INT, false, CAM_MIN_HEIGHT, CAM_MAX_HEIGHT},
 	{NULL, FIELD_ANY, false, 0, 0},
 };
 static const field_spec kick_fields[] = {
@@ -121,6 +123,7 @@ int cam_request_parse(json_t *body, cam_request *req, char *err, size_t errlen)
 {
 	memset(req, 0, sizeof(*req));
 	req->bitrate = req->fps = req->keyframe_interval = -1;
+	req->width = req->height = -1;
 	if(!body || !json_is_object(body))
 		return fail(CAM_ERROR_NO_MESSAGE, err, errlen, "the message must be a JSON object");
 	json_t *name = json_object_get(body, "request");
@@ -172,9 +175,15 @@ int cam_request_parse(json_t *body, cam_request *req, char *err, size_t errlen)
 			req->bitrate = int_field(body, "bitrate");
 			req->fps = int_field(body, "fps");
 			req->keyframe_interval = int_field(body, "keyframe_interval");
-			if(req->bitrate < 0 && req->fps < 0 && req->keyframe_interval < 0)
+			req->width = int_field(body, "width");
+			req->height = int_field(body, "height");
+			if((req->width < 0) != (req->height < 0))
+				return fail(CAM_ERROR_MISSING_ELEMENT, err, errlen, "configure needs width and height together");
+			if(req->width > 0 && (req->width % 2 || req->height % 2))
+				return fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "width and height must be even");
+			if(req->bitrate < 0 && req->fps < 0 && req->keyframe_interval < 0 && req->width < 0)
 				return fail(CAM_ERROR_MISSING_ELEMENT, err, errlen,
-					"configure needs at least one of bitrate, fps, keyframe_interval");
+					"configure needs at least one of bitrate, fps, keyframe_interval, width+height");
 			break;
 		case CAM_REQ_KICK:
 			req->id = (uint64_t)json_integer_value(json_object_get(body, "id"));

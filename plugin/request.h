@@ -58,6 +58,7 @@ typedef struct cam_request {
 	const char *admin_key;
 	json_t *data;              /* `send`: borrowed */
 	int bitrate, fps, keyframe_interval;  /* `configure`: -1 when absent */
+	int width, height;                     /* `configure`: -1 when absent; both or neither */
 	uint64_t id;               /* `kick` */
 } cam_request;
 

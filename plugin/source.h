@@ -79,4 +79,9 @@ static inline void cam_source_free(cam_source *s)
  * (width and height must be even, 80..4096 and 64..4096; fps 1..120). */
 cam_source *cam_source_pattern_new(int width, int height, int fps);
 
+/* A V4L2 camera through libv4l2, delivering I420 (libv4lconvert converts
+ * YUYV, MJPEG, ... as needed).  Does not touch the device until open(), so
+ * it can be created while the camera is absent.  NULL on bad arguments. */
+cam_source *cam_source_v4l2_new(const char *device, int width, int height, int fps);
+
 #endif

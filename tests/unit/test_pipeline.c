@@ -129,7 +129,8 @@ static void test_configure(void)
 	cam_fanout *fo = cam_fanout_new(send_cb, NULL);
 	cam_pipeline *p = make(fo, false, 250);
 	usleep(200000);
-	cam_pipeline_configure(p, 200000, 10, 2);
+	cam_pipeline_change change = {.bitrate = 200000, .fps = 10, .keyframe_interval = 2, .width = -1, .height = -1};
+	cam_pipeline_configure(p, &change);
 	CHECK_EQ_INT(status(p).bitrate, 200000);        /* reported at once */
 	usleep(300000);
 	cam_pipeline_status st = status(p);
