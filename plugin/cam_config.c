@@ -40,6 +40,7 @@ void cam_config_defaults(cam_config *cfg)
 	cfg->control = CAM_CONTROL_SINGLE;
 	cfg->deadman_ms = 1000;
 	cfg->events = true;
+	cfg->control_rate = 50;
 }
 
 void cam_config_clear(cam_config *cfg)
@@ -48,6 +49,7 @@ void cam_config_clear(cam_config *cfg)
 	free(cfg->pin);
 	free(cfg->admin_key);
 	free(cfg->control_socket);
+	free(cfg->control_pin);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -152,6 +154,10 @@ int cam_config_set(cam_config *cfg, const char *key, const char *value, char *er
 		return parse_int(key, value, 50, 600000, &cfg->deadman_ms, err, errlen);
 	if(!strcmp(key, "events"))
 		return parse_bool(key, value, &cfg->events, err, errlen);
+	if(!strcmp(key, "control_pin"))
+		return parse_string(key, value, 255, &cfg->control_pin, err, errlen);
+	if(!strcmp(key, "control_rate"))
+		return parse_int(key, value, 1, 1000, &cfg->control_rate, err, errlen);
 	if(!strcmp(key, "speed"))
 		return parse_int(key, value, -16, 16, &cfg->speed, err, errlen);
 	if(!strcmp(key, "encoder_threads"))

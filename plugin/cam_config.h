@@ -40,6 +40,8 @@ typedef struct cam_config {
 	int deadman_ms;
 	bool events;
 	/* Extensions (documented in the README). */
+	char *control_pin;         /* needed by take_control when set */
+	int control_rate;          /* control messages per second per viewer */
 	int speed;                 /* libvpx cpu-used; 0 = automatic */
 	int encoder_threads;       /* 0 = automatic */
 } cam_config;

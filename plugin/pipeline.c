@@ -13,7 +13,7 @@
 
 /* Back-off between attempts to reopen a failed source. */
 #define REOPEN_MIN_MS 250
-#define REOPEN_MAX_MS 5000
+#define REOPEN_MAX_MS 1000
 /* How long one read waits, so that stop and idle are noticed promptly. */
 #define READ_TIMEOUT_MS 200
 
@@ -326,6 +326,17 @@ static void close_source(cam_pipeline *p)
 		cam_source_close(p->src);
 }
 
+/* Waits before the next attempt, doubling the delay up to REOPEN_MAX_MS;
+ * returns early on stop or configuration changes. */
+static void backoff(cam_pipeline *p)
+{
+	pthread_mutex_lock(&p->lock);
+	if(!p->stop)
+		wait_ms(p, p->reopen_delay_ms);
+	pthread_mutex_unlock(&p->lock);
+	p->reopen_delay_ms = p->reopen_delay_ms * 2 > REOPEN_MAX_MS ? REOPEN_MAX_MS : p->reopen_delay_ms * 2;
+}
+
 static void *pipeline_thread(void *arg)
 {
 	cam_pipeline *p = arg;
@@ -367,15 +378,10 @@ static void *pipeline_thread(void *arg)
 				snprintf(reason, sizeof(reason), "cannot open %s: %s",
 					p->src->device ? p->src->device : p->src->ops->kind, strerror(-rc));
 				set_state(p, CAM_SOURCE_ERROR, reason);
-				pthread_mutex_lock(&p->lock);
-				if(!p->stop)
-					wait_ms(p, p->reopen_delay_ms);
-				pthread_mutex_unlock(&p->lock);
-				p->reopen_delay_ms = p->reopen_delay_ms * 2 > REOPEN_MAX_MS ?
-					REOPEN_MAX_MS : p->reopen_delay_ms * 2;
+				backoff(p);
 				continue;
 			}
-			p->reopen_delay_ms = REOPEN_MIN_MS;
+			/* The back-off resets only once a frame has been read. */
 			p->restart_key = true;
 			pthread_mutex_lock(&p->lock);
 			p->status.width = p->src->width;
@@ -397,8 +403,11 @@ static void *pipeline_thread(void *arg)
 				p->src->device ? p->src->device : p->src->ops->kind, strerror(-rc));
 			close_source(p);
 			set_state(p, CAM_SOURCE_ERROR, reason);
+			/* A source that opens but cannot deliver must not spin. */
+			backoff(p);
 			continue;
 		}
+		p->reopen_delay_ms = REOPEN_MIN_MS;
 		pthread_mutex_lock(&p->lock);
 		p->status.captured++;
 		pthread_mutex_unlock(&p->lock);

@@ -43,6 +43,7 @@
 #include <utils.h>
 
 #include "cam_config.h"
+#include "control.h"
 #include "fanout.h"
 #include "log.h"
 #include "pipeline.h"
@@ -124,6 +125,11 @@ typedef struct camera_session {
 	bool media_ready;          /* PeerConnection up (setup_media) */
 	bool in_fanout;
 	bool holding;              /* holds the pipeline (on_demand) */
+	/* An offer went out and its PeerConnection has not been hung up yet.
+	 * close_pc is deferred by the core (up to a second), so a new watch
+	 * must wait for the old PeerConnection's hangup_media, or that hangup
+	 * would tear down the new one. */
+	bool pc_alive;
 	volatile gint hangingup;
 	volatile gint destroyed;
 	janus_refcount ref;
@@ -131,6 +137,7 @@ typedef struct camera_session {
 
 typedef struct camera_message {
 	janus_plugin_session *handle;
+	bool kick;                 /* an admin's kick of this handle's viewer */
 	char *transaction;
 	json_t *message;
 	json_t *jsep;
@@ -147,6 +154,7 @@ static GHashTable *sessions_by_id;      /* uint64 id -> camera_session* (no refe
 static janus_mutex sessions_mutex = JANUS_MUTEX_INITIALIZER;
 static cam_fanout *fanout;
 static cam_pipeline *pipeline;
+static cam_control *control;
 static volatile gint sdp_version;
 
 static void session_free(const janus_refcount *ref)
@@ -215,13 +223,23 @@ static void janus_log_sink(int level, const char *msg)
 	JANUS_LOG(level, "[camera] %s", msg);
 }
 
+static bool events_on(void)
+{
+	return config.events && gateway->events_is_enabled();
+}
+
 /* Janus event handlers, when configured and enabled. */
 static void notify(camera_session *session, const char *event)
 {
-	if(!config.events || !gateway->events_is_enabled())
+	if(!events_on())
 		return;
 	json_t *info = json_pack("{sssI}", "event", event, "id", (json_int_t)session->id);
 	gateway->notify_event(&camera_plugin, session->handle, info);
+}
+
+static json_t *id_or_null(uint64_t id)
+{
+	return id ? json_integer((json_int_t)id) : json_null();
 }
 
 /* Fan-out: sends one frame's packets to one viewer (pipeline thread). */
@@ -270,7 +288,8 @@ static void maybe_subscribe(camera_session *session)
 }
 
 /* Undoes watch: unsubscribes, releases the pipeline, back to idle.  Called
- * with the session's mutex held. */
+ * with the session's mutex held; the caller then releases control (see
+ * leave_all), which must happen without any lock held. */
 static void leave(camera_session *session)
 {
 	if(session->in_fanout) {
@@ -288,6 +307,16 @@ static void leave(camera_session *session)
 	}
 	session->state = VIEWER_IDLE;
 	session->media_ready = false;
+}
+
+/* Leaves and gives up control; no lock held. */
+static void leave_all(camera_session *session, const char *reason)
+{
+	janus_mutex_lock(&session->mutex);
+	leave(session);
+	janus_mutex_unlock(&session->mutex);
+	if(control)
+		cam_control_viewer_left(control, session->id, reason);
 }
 
 /* Sends an event to every viewer that is watching (any thread but the
@@ -331,11 +360,78 @@ static void on_source_state(void *opaque, cam_source_state state, const char *er
 		last = state;
 	if(!plugin_ready() || (state != CAM_SOURCE_ERROR && !recovered))
 		return;
-	json_t *event = json_pack("{ss s{sssssO}}", "camera", "event", "result",
+	/* json_string refuses text that is not UTF-8 (a device name could be). */
+	json_t *reason = error && *error ? json_string(error) : NULL;
+	json_t *event = json_pack("{ss s{ssssso}}", "camera", "event", "result",
 		"event", "source", "state", cam_source_state_name(state),
-		"error", error && *error ? json_string(error) : json_null());
+		"error", reason ? reason : json_null());
 	broadcast(event);
 	json_decref(event);
+}
+
+/* Control changed hands: every viewer, and the event handlers, hear of it.
+ * Called by the control module without its locks, from the thread that
+ * changed it (never with sessions_mutex held: see leave_all). */
+static void on_controller(void *opaque, uint64_t controller, uint64_t previous, const char *reason)
+{
+	JANUS_LOG(LOG_INFO, "[camera] controller: %" PRIu64 " (was %" PRIu64 ", %s)\n", controller, previous, reason);
+	json_t *event = json_pack("{ss s{ssso}}", "camera", "event", "result",
+		"event", "controller", "controller", id_or_null(controller));
+	broadcast(event);
+	json_decref(event);
+	if(events_on()) {
+		json_t *info = json_pack("{sssososs}", "event", "controller", "controller", id_or_null(controller),
+			"previous", id_or_null(previous), "reason", reason);
+		gateway->notify_event(&camera_plugin, NULL, info);
+	}
+}
+
+/* Relays one text frame on a viewer's data channel. */
+static void relay_text(camera_session *session, const char *text, size_t len)
+{
+	janus_plugin_data data = {
+		.label = (char *)"control", .protocol = NULL, .binary = FALSE,
+		.buffer = (char *)text, .length = (uint16_t)len,
+	};
+	gateway->relay_data(session->handle, &data);
+}
+
+/* Telemetry from the device program (control thread): to one viewer, or to
+ * every viewer whose PeerConnection is up. */
+static void on_telemetry(void *opaque, uint64_t viewer, const char *text, size_t len)
+{
+	GPtrArray *targets = g_ptr_array_new();
+	janus_mutex_lock(&sessions_mutex);
+	if(viewer) {
+		camera_session *session = g_hash_table_lookup(sessions_by_id, &viewer);
+		if(session && !g_atomic_int_get(&session->destroyed)) {
+			janus_refcount_increase(&session->ref);
+			g_ptr_array_add(targets, session);
+		}
+	} else {
+		GHashTableIter iter;
+		gpointer value;
+		g_hash_table_iter_init(&iter, sessions);
+		while(g_hash_table_iter_next(&iter, NULL, &value)) {
+			camera_session *session = value;
+			if(g_atomic_int_get(&session->destroyed))
+				continue;
+			janus_mutex_lock(&session->mutex);
+			bool connected = session->media_ready;
+			janus_mutex_unlock(&session->mutex);
+			if(connected) {
+				janus_refcount_increase(&session->ref);
+				g_ptr_array_add(targets, session);
+			}
+		}
+	}
+	janus_mutex_unlock(&sessions_mutex);
+	for(guint i = 0; i < targets->len; i++) {
+		camera_session *session = g_ptr_array_index(targets, i);
+		relay_text(session, text, len);
+		janus_refcount_decrease(&session->ref);
+	}
+	g_ptr_array_free(targets, TRUE);
 }
 
 /* The `info` answer. */
@@ -381,7 +477,7 @@ static json_t *info_json(void)
 	json_object_set_new(info, "viewers", json_integer(viewers));
 	json_object_set_new(info, "max_viewers", json_integer(config.max_viewers));
 	json_object_set_new(info, "control", json_string(cam_control_policy_name(config.control)));
-	json_object_set_new(info, "controller", json_null());
+	json_object_set_new(info, "controller", id_or_null(control ? cam_control_controller(control) : 0));
 	return info;
 }
 
@@ -389,6 +485,7 @@ static json_t *info_json(void)
 static json_t *list_json(void)
 {
 	json_t *list = json_array();
+	uint64_t controller = cam_control_controller(control);
 	janus_mutex_lock(&sessions_mutex);
 	GHashTableIter iter;
 	gpointer value;
@@ -400,7 +497,7 @@ static json_t *list_json(void)
 			json_array_append_new(list, json_pack("{sIsIsbss}",
 				"id", (json_int_t)session->id,
 				"since", (json_int_t)session->since_ms,
-				"controller", 0,
+				"controller", session->id == controller,
 				"state", session->state == VIEWER_STARTED ? "started" : "preparing"));
 		}
 		janus_mutex_unlock(&session->mutex);
@@ -414,14 +511,15 @@ static json_t *ok_json(void)
 	return json_pack("{ss}", "camera", "ok");
 }
 
-/* `kick`: tells the viewer, then closes its PeerConnection. */
+/* `kick`: queued to the handler thread, which owns every viewer's state
+ * changes, so that it cannot interleave with that viewer's watch. */
 static int kick(uint64_t id, char *err, size_t errlen)
 {
 	camera_session *session = NULL;
 	janus_mutex_lock(&sessions_mutex);
 	session = g_hash_table_lookup(sessions_by_id, &id);
 	if(session && !g_atomic_int_get(&session->destroyed)) {
-		janus_refcount_increase(&session->ref);
+		janus_refcount_increase(&session->ref);   /* handed to the message */
 	} else {
 		session = NULL;
 	}
@@ -430,16 +528,27 @@ static int kick(uint64_t id, char *err, size_t errlen)
 		snprintf(err, errlen, "no viewer with id %" PRIu64, id);
 		return CAM_ERROR_INVALID_ELEMENT;
 	}
+	camera_message *msg = g_malloc0(sizeof(camera_message));
+	msg->handle = session->handle;
+	msg->kick = true;
+	g_async_queue_push(messages, msg);
+	return 0;
+}
+
+/* Carries out a kick on the handler thread. */
+static void do_kick(camera_session *session)
+{
+	janus_mutex_lock(&session->mutex);
+	bool watching = session->state != VIEWER_IDLE;
+	janus_mutex_unlock(&session->mutex);
+	if(!watching)
+		return;
 	json_t *event = json_pack("{ss s{ss}}", "camera", "event", "result", "event", "kicked");
 	gateway->push_event(session->handle, &camera_plugin, NULL, event, NULL);
 	json_decref(event);
-	janus_mutex_lock(&session->mutex);
-	leave(session);
-	janus_mutex_unlock(&session->mutex);
+	leave_all(session, "kicked");
 	gateway->close_pc(session->handle);
-	JANUS_LOG(LOG_INFO, "[camera] viewer %" PRIu64 " kicked\n", id);
-	janus_refcount_decrease(&session->ref);
-	return 0;
+	JANUS_LOG(LOG_INFO, "[camera] viewer %" PRIu64 " kicked\n", session->id);
 }
 
 /* Answers a synchronous request; returns the reply. */
@@ -479,9 +588,26 @@ static json_t *handle_sync(camera_session *session, const cam_request *req)
 			return code ? cam_error_json(code, err) : ok_json();
 		case CAM_REQ_TAKE_CONTROL:
 		case CAM_REQ_RELEASE_CONTROL:
-		case CAM_REQ_SEND:
-			return cam_error_json(CAM_ERROR_NOT_CONTROLLER,
-				"device control is not available in this build");
+		case CAM_REQ_SEND: {
+			janus_mutex_lock(&session->mutex);
+			bool watching = session->state != VIEWER_IDLE;
+			janus_mutex_unlock(&session->mutex);
+			if(!watching)
+				return cam_error_json(req->kind == CAM_REQ_TAKE_CONTROL ? CAM_ERROR_WRONG_STATE :
+					CAM_ERROR_NOT_CONTROLLER, "watch first");
+			if(req->kind == CAM_REQ_TAKE_CONTROL)
+				code = cam_control_take(control, session->id, req->pin, req->admin_key, err, sizeof(err));
+			else if(req->kind == CAM_REQ_RELEASE_CONTROL)
+				code = cam_control_release(control, session->id, err, sizeof(err));
+			else
+				code = cam_control_send(control, session->id, req->data, err, sizeof(err));
+			if(code)
+				return cam_error_json(code, err);
+			if(req->kind == CAM_REQ_SEND)
+				return ok_json();
+			return json_pack("{ssso}", "camera", "ok", "controller",
+				id_or_null(cam_control_controller(control)));
+		}
 		default:
 			return cam_error_json(CAM_ERROR_INTERNAL, "unexpected request");
 	}
@@ -589,6 +715,12 @@ static json_t *handle_async(camera_session *session, const cam_request *req, jso
 			janus_mutex_unlock(&session->mutex);
 			if(state != VIEWER_IDLE)
 				return cam_error_json(CAM_ERROR_WRONG_STATE, "already watching (send stop first)");
+			janus_mutex_lock(&session->mutex);
+			bool closing = session->pc_alive;
+			janus_mutex_unlock(&session->mutex);
+			if(closing)
+				return cam_error_json(CAM_ERROR_WRONG_STATE,
+					"the previous PeerConnection is still closing: retry in a second, or use a new handle");
 			/* The handler thread is the only one that admits viewers, so
 			 * counting and admitting cannot race with another watch. */
 			if(config.max_viewers > 0 && count_watchers() >= (uint64_t)config.max_viewers) {
@@ -634,11 +766,10 @@ static json_t *handle_async(camera_session *session, const cam_request *req, jso
 		case CAM_REQ_STOP: {
 			janus_mutex_lock(&session->mutex);
 			viewer_state state = session->state;
-			if(state != VIEWER_IDLE)
-				leave(session);
 			janus_mutex_unlock(&session->mutex);
 			if(state == VIEWER_IDLE)
 				return cam_error_json(CAM_ERROR_WRONG_STATE, "not watching");
+			leave_all(session, "left");
 			gateway->close_pc(session->handle);
 			return json_pack("{ss s{ss}}", "camera", "event", "result", "status", "stopped");
 		}
@@ -667,18 +798,28 @@ static void *handler(void *data)
 			message_free(msg);
 			continue;
 		}
+		if(msg->kick) {
+			do_kick(session);
+			message_free(msg);
+			continue;
+		}
 		cam_request req;
 		char err[256] = "";
 		json_t *event = NULL, *jsep = NULL;
 		int code = cam_request_parse(msg->message, &req, err, sizeof(err));
 		event = code ? cam_error_json(code, err) : handle_async(session, &req, msg->jsep, &jsep);
 		int rc = gateway->push_event(msg->handle, &camera_plugin, msg->transaction, event, jsep);
-		if(rc != 0 && jsep) {
-			/* The offer never reached the viewer: undo the watch. */
-			JANUS_LOG(LOG_WARN, "[camera] could not push the offer (%d)\n", rc);
+		if(jsep && rc == 0) {
 			janus_mutex_lock(&session->mutex);
-			leave(session);
+			session->pc_alive = true;
 			janus_mutex_unlock(&session->mutex);
+		} else if(jsep) {
+			/* The offer never reached the viewer: undo the watch, and say so. */
+			JANUS_LOG(LOG_WARN, "[camera] could not push the offer (%d)\n", rc);
+			leave_all(session, "left");
+			json_t *failure = cam_error_json(CAM_ERROR_INTERNAL, "could not send the offer");
+			gateway->push_event(msg->handle, &camera_plugin, msg->transaction, failure, NULL);
+			json_decref(failure);
 		}
 		json_decref(event);
 		if(jsep)
@@ -777,12 +918,27 @@ static int camera_init(janus_callbacks *callback, const char *config_path)
 		.payload_type = CAMERA_PT,
 	};
 	pipeline = cam_pipeline_new(src, fanout, &pc, on_source_state, NULL);
+	if(!pipeline)
+		cam_source_free(src);
 	sessions = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)session_destroy);
 	sessions_by_id = g_hash_table_new(id_hash, id_equal);
 	messages = g_async_queue_new_full((GDestroyNotify)message_free);
+	cam_control_settings cs = {
+		.policy = config.control,
+		.control_pin = config.control_pin,
+		.admin_key = config.admin_key,
+		.socket_path = config.control_socket,
+		.deadman_ms = config.deadman_ms,
+		.rate_per_s = config.control_rate,
+	};
+	cam_control_callbacks ccb = {.telemetry = on_telemetry, .controller = on_controller};
+	char cerr[256] = "";
+	control = cam_control_new(&cs, &ccb, NULL, cerr, sizeof(cerr));
+	if(!control)
+		JANUS_LOG(LOG_FATAL, "[camera] device control: %s\n", cerr);
 	GError *error = NULL;
 	handler_thread = g_thread_try_new("camera handler", handler, NULL, &error);
-	if(!fanout || !pipeline || !handler_thread || cam_pipeline_start(pipeline) < 0) {
+	if(!fanout || !pipeline || !control || !handler_thread || cam_pipeline_start(pipeline) < 0) {
 		JANUS_LOG(LOG_FATAL, "[camera] could not start: %s\n", error ? error->message : "out of resources");
 		if(error)
 			g_error_free(error);
@@ -791,6 +947,8 @@ static int camera_init(janus_callbacks *callback, const char *config_path)
 			g_thread_join(handler_thread);
 			handler_thread = NULL;
 		}
+		cam_control_free(control);
+		control = NULL;
 		cam_pipeline_free(pipeline);
 		pipeline = NULL;
 		cam_fanout_free(fanout);
@@ -818,6 +976,15 @@ static void camera_destroy(void)
 	if(handler_thread) {
 		g_thread_join(handler_thread);
 		handler_thread = NULL;
+	}
+	/* No more telemetry or controller callbacks after this; the device
+	 * program gets its safety stop if someone held control. */
+	if(control) {
+		uint64_t holder = cam_control_controller(control);
+		if(holder)
+			cam_control_viewer_left(control, holder, "shutdown");
+		cam_control_free(control);
+		control = NULL;
 	}
 	/* Unsubscribe everyone before the pipeline goes away. */
 	janus_mutex_lock(&sessions_mutex);
@@ -909,8 +1076,9 @@ static void hangup_internal(camera_session *session)
 {
 	if(!g_atomic_int_compare_and_exchange(&session->hangingup, 0, 1))
 		return;
+	leave_all(session, "left");
 	janus_mutex_lock(&session->mutex);
-	leave(session);
+	session->pc_alive = false;
 	janus_mutex_unlock(&session->mutex);
 	g_atomic_int_set(&session->hangingup, 0);
 }
@@ -921,17 +1089,20 @@ static void camera_destroy_session(janus_plugin_session *handle, int *error)
 		*error = -1;
 		return;
 	}
-	janus_mutex_lock(&sessions_mutex);
-	camera_session *session = g_hash_table_contains(sessions, handle) ? handle->plugin_handle : NULL;
+	camera_session *session = session_get(handle);
 	if(!session) {
-		janus_mutex_unlock(&sessions_mutex);
 		*error = -2;
 		return;
 	}
+	/* Leaving may announce a new controller to everyone, which takes
+	 * sessions_mutex: do it first, without the lock. */
 	hangup_internal(session);
-	g_hash_table_remove(sessions_by_id, &session->id);
+	janus_mutex_lock(&sessions_mutex);
+	if(g_hash_table_lookup(sessions_by_id, &session->id) == session)
+		g_hash_table_remove(sessions_by_id, &session->id);
 	g_hash_table_remove(sessions, handle);
 	janus_mutex_unlock(&sessions_mutex);
+	janus_refcount_decrease(&session->ref);
 }
 
 static json_t *camera_query_session(janus_plugin_session *handle)
@@ -991,17 +1162,13 @@ static void camera_incoming_data(janus_plugin_session *handle, janus_plugin_data
 	camera_session *session = handle->plugin_handle;
 	if(!session || g_atomic_int_get(&session->destroyed))
 		return;
-	/* Device control arrives with the control issue; until then every
-	 * message is answered, never silently dropped. */
-	json_error_t jerr;
-	json_t *value = json_loadb(packet->buffer, packet->length, JSON_DECODE_ANY, &jerr);
-	json_t *reply = value ?
-		json_pack("{siss}", "error_code", CAM_ERROR_NOT_CONTROLLER, "error", "device control is not available in this build") :
-		json_pack("{siss}", "error_code", CAM_ERROR_INVALID_JSON, "error", "invalid JSON");
-	if(value)
-		json_decref(value);
-	char *text = json_dumps(reply, JSON_COMPACT);
-	json_decref(reply);
+	char err[256] = "";
+	int code = cam_control_message(control, session->id, packet->buffer, packet->length,
+		packet->binary, err, sizeof(err));
+	if(code == 0)
+		return;
+	/* Every refused message is answered on the channel it came from. */
+	char *text = cam_control_error_text(code, err);
 	if(text) {
 		janus_plugin_data data = {
 			.label = packet->label, .protocol = packet->protocol, .binary = FALSE,

@@ -1,0 +1,702 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "request.h"
+
+#define MAX_CLIENTS 16
+
+typedef struct client {
+	int fd;
+	char *out;                 /* lines waiting to be written */
+	size_t out_len;
+	char *in;                  /* a partial line from the device */
+	size_t in_len;
+	bool discarding;           /* skipping the rest of an overlong line */
+} client;
+
+typedef struct bucket {
+	uint64_t viewer;
+	double tokens;
+	int64_t last_us;
+} bucket;
+
+struct cam_control {
+	cam_control_settings s;    /* strings owned (copied) */
+	cam_control_callbacks cb;
+	void *opaque;
+	int listen_fd, wake_fd;
+	pthread_t thread;
+	bool thread_started;
+
+	/* Guards everything below. */
+	pthread_mutex_t lock;
+	bool quit;
+	uint64_t controller;
+	int64_t last_message_ms;   /* from the controller */
+	bool stop_sent;            /* for the current silence */
+	client clients[MAX_CLIENTS];
+	int nclients;
+	bucket *buckets;
+	int nbuckets, buckets_cap;
+	cam_control_stats stats;
+};
+
+static int fail(int code, char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
+{
+	if(err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void wake(cam_control *c)
+{
+	uint64_t one = 1;
+	if(c->wake_fd >= 0 && write(c->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		CAM_WARN("control: wake-up failed: %s", strerror(errno));
+}
+
+/* Queues one line for every device program; lock held.  A program whose
+ * buffer is full loses the line, and the loss is counted. */
+static void queue_line(cam_control *c, const char *text, size_t len)
+{
+	for(int i = 0; i < c->nclients; i++) {
+		client *cl = &c->clients[i];
+		if(cl->out_len + len + 1 > c->s.socket_buffer) {
+			c->stats.lines_dropped++;
+			continue;
+		}
+		char *out = realloc(cl->out, cl->out_len + len + 1);
+		if(!out) {
+			c->stats.lines_dropped++;
+			continue;
+		}
+		cl->out = out;
+		memcpy(cl->out + cl->out_len, text, len);
+		cl->out[cl->out_len + len] = '\n';
+		cl->out_len += len + 1;
+		c->stats.lines_sent++;
+	}
+	wake(c);
+}
+
+static void queue_json(cam_control *c, json_t *line)
+{
+	char *text = json_dumps(line, JSON_COMPACT | JSON_ENCODE_ANY);
+	if(text) {
+		queue_line(c, text, strlen(text));
+		free(text);
+	}
+}
+
+/* Tells the device program; lock held. */
+static void send_controller_event(cam_control *c)
+{
+	json_t *line = json_pack("{ssso}", "event", "controller", "controller",
+		c->controller ? json_integer((json_int_t)c->controller) : json_null());
+	queue_json(c, line);
+	json_decref(line);
+}
+
+static void send_stop(cam_control *c)
+{
+	json_t *line = json_pack("{ss}", "event", "stop");
+	queue_json(c, line);
+	json_decref(line);
+	c->stop_sent = true;
+	c->stats.stops++;
+}
+
+/* Changes the controller; lock held.  Returns the previous one. */
+static uint64_t set_controller(cam_control *c, uint64_t viewer)
+{
+	uint64_t previous = c->controller;
+	if(previous == viewer)
+		return previous;
+	/* The one who had control is gone: stop the device, once. */
+	if(previous && !c->stop_sent)
+		send_stop(c);
+	c->controller = viewer;
+	c->last_message_ms = now_us() / 1000;
+	c->stop_sent = viewer == 0;
+	send_controller_event(c);
+	return previous;
+}
+
+static void notify_controller(cam_control *c, uint64_t now, uint64_t previous, const char *reason)
+{
+	if(now != previous && c->cb.controller)
+		c->cb.controller(c->opaque, now, previous, reason);
+}
+
+static void client_close(cam_control *c, int i)
+{
+	client *cl = &c->clients[i];
+	close(cl->fd);
+	free(cl->out);
+	free(cl->in);
+	c->clients[i] = c->clients[--c->nclients];
+	c->stats.clients = c->nclients;
+	CAM_INFO("control: a device program disconnected (%d left)", c->nclients);
+}
+
+/* Flushes what the socket takes now; lock held.  -1 when the program is gone. */
+static int client_flush(client *cl)
+{
+	while(cl->out_len > 0) {
+		ssize_t n = send(cl->fd, cl->out, cl->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if(n < 0) {
+			if(errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			if(errno == EINTR)
+				continue;
+			return -1;
+		}
+		memmove(cl->out, cl->out + n, cl->out_len - (size_t)n);
+		cl->out_len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* One line of telemetry from a device program.  Called without the lock
+ * (the callback relays to viewers).  Returns an error line to send back, or
+ * NULL. */
+static char *handle_device_line(cam_control *c, const char *line, size_t len)
+{
+	json_error_t jerr;
+	json_t *obj = json_loadb(line, len, 0, &jerr);
+	const char *problem = NULL;
+	json_t *to = NULL, *data = NULL;
+	if(!obj || !json_is_object(obj))
+		problem = "each line must be one JSON object";
+	else if(!(data = json_object_get(obj, "data")))
+		problem = "missing \"data\"";
+	else if((to = json_object_get(obj, "to")) && (!json_is_integer(to) || json_integer_value(to) <= 0))
+		problem = "\"to\" must be a viewer id";
+	char *reply = NULL;
+	if(problem) {
+		json_t *e = json_pack("{ss}", "error", problem);
+		reply = json_dumps(e, JSON_COMPACT);
+		json_decref(e);
+		pthread_mutex_lock(&c->lock);
+		c->stats.telemetry_invalid++;
+		pthread_mutex_unlock(&c->lock);
+	} else {
+		char *text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
+		if(text && strlen(text) <= 65535 && c->cb.telemetry)
+			c->cb.telemetry(c->opaque, to ? (uint64_t)json_integer_value(to) : 0, text, strlen(text));
+		free(text);
+		pthread_mutex_lock(&c->lock);
+		c->stats.telemetry++;
+		pthread_mutex_unlock(&c->lock);
+	}
+	if(obj)
+		json_decref(obj);
+	return reply;
+}
+
+/* Reads what a device program sent; lock held on entry and exit, released
+ * around the telemetry callbacks.  -1 when the program is gone. */
+static int client_read(cam_control *c, int i)
+{
+	char buf[16384];
+	ssize_t n = recv(c->clients[i].fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if(n == 0)
+		return -1;
+	if(n < 0)
+		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
+	int fd = c->clients[i].fd;
+	for(ssize_t k = 0; k < n; k++) {
+		/* The client array may be reshuffled while the lock was released. */
+		client *cl = NULL;
+		for(int j = 0; j < c->nclients; j++) {
+			if(c->clients[j].fd == fd)
+				cl = &c->clients[j];
+		}
+		if(!cl)
+			return 0;
+		char ch = buf[k];
+		if(ch != '\n') {
+			if(cl->discarding)
+				continue;
+			if(cl->in_len >= CAM_CONTROL_MAX_MESSAGE) {
+				cl->discarding = true;
+				cl->in_len = 0;
+				c->stats.telemetry_invalid++;
+				continue;
+			}
+			if(cl->in_len % 4096 == 0) {
+				char *in = realloc(cl->in, cl->in_len + 4096);
+				if(!in)
+					return -1;
+				cl->in = in;
+			}
+			cl->in[cl->in_len++] = ch;
+			continue;
+		}
+		if(cl->discarding) {
+			cl->discarding = false;
+			continue;
+		}
+		size_t len = cl->in_len;
+		cl->in_len = 0;
+		if(len == 0)
+			continue;
+		char *line = malloc(len);
+		if(!line)
+			return -1;
+		memcpy(line, cl->in, len);
+		pthread_mutex_unlock(&c->lock);
+		char *reply = handle_device_line(c, line, len);
+		free(line);
+		pthread_mutex_lock(&c->lock);
+		if(reply) {
+			for(int j = 0; j < c->nclients; j++) {
+				client *to = &c->clients[j];
+				size_t rl = strlen(reply);
+				if(to->fd != fd || to->out_len + rl + 1 > c->s.socket_buffer)
+					continue;
+				char *out = realloc(to->out, to->out_len + rl + 1);
+				if(out) {
+					to->out = out;
+					memcpy(to->out + to->out_len, reply, rl);
+					to->out[to->out_len + rl] = '\n';
+					to->out_len += rl + 1;
+				}
+			}
+			free(reply);
+		}
+	}
+	return 0;
+}
+
+static void accept_clients(cam_control *c)
+{
+	for(;;) {
+		int fd = accept4(c->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if(fd < 0)
+			return;
+		if(c->nclients == MAX_CLIENTS) {
+			static const char full[] = "{\"error\":\"too many device programs\"}\n";
+			if(send(fd, full, sizeof(full) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+				CAM_DBG("control: could not tell a refused device program: %s", strerror(errno));
+			close(fd);
+			CAM_WARN("control: refused a device program (already %d)", MAX_CLIENTS);
+			continue;
+		}
+		c->clients[c->nclients++] = (client){.fd = fd};
+		c->stats.clients = c->nclients;
+		CAM_INFO("control: a device program connected (%d now)", c->nclients);
+		/* A late program learns who holds control. */
+		json_t *line = json_pack("{ssso}", "event", "controller", "controller",
+			c->controller ? json_integer((json_int_t)c->controller) : json_null());
+		char *text = json_dumps(line, JSON_COMPACT);
+		json_decref(line);
+		if(text) {
+			client *cl = &c->clients[c->nclients - 1];
+			size_t len = strlen(text);
+			cl->out = malloc(len + 1);
+			if(cl->out) {
+				memcpy(cl->out, text, len);
+				cl->out[len] = '\n';
+				cl->out_len = len + 1;
+			}
+			free(text);
+		}
+	}
+}
+
+/* The safety stop: the controller has been silent for deadman_ms.  Lock
+ * held.  Returns how long to sleep until the next check (ms, -1 = none). */
+static int check_deadman(cam_control *c)
+{
+	if(!c->controller || c->stop_sent || c->s.deadman_ms <= 0)
+		return -1;
+	int64_t idle = now_us() / 1000 - c->last_message_ms;
+	if(idle >= c->s.deadman_ms) {
+		CAM_INFO("control: controller %llu silent for %lld ms: safety stop",
+			(unsigned long long)c->controller, (long long)idle);
+		send_stop(c);
+		return -1;
+	}
+	return (int)(c->s.deadman_ms - idle);
+}
+
+static void *control_thread(void *arg)
+{
+	cam_control *c = arg;
+#ifdef __linux__
+	pthread_setname_np(pthread_self(), "camera control");
+#endif
+	struct pollfd fds[2 + MAX_CLIENTS];
+	pthread_mutex_lock(&c->lock);
+	while(!c->quit) {
+		int timeout = check_deadman(c);
+		int n = 0;
+		fds[n++] = (struct pollfd){.fd = c->wake_fd, .events = POLLIN};
+		if(c->listen_fd >= 0)
+			fds[n++] = (struct pollfd){.fd = c->listen_fd, .events = POLLIN};
+		int first_client = n;
+		for(int i = 0; i < c->nclients; i++) {
+			fds[n++] = (struct pollfd){.fd = c->clients[i].fd,
+				.events = (short)(POLLIN | (c->clients[i].out_len ? POLLOUT : 0))};
+		}
+		pthread_mutex_unlock(&c->lock);
+		int rc = poll(fds, (nfds_t)n, timeout);
+		pthread_mutex_lock(&c->lock);
+		if(rc < 0 && errno != EINTR) {
+			CAM_ERR("control: poll failed: %s", strerror(errno));
+			break;
+		}
+		if(rc <= 0)
+			continue;
+		if(fds[0].revents & POLLIN) {
+			uint64_t v;
+			if(read(c->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				CAM_WARN("control: wake-up read failed: %s", strerror(errno));
+		}
+		if(c->listen_fd >= 0 && (fds[1].revents & POLLIN))
+			accept_clients(c);
+		/* Handle clients by fd: the array changes as clients come and go. */
+		for(int k = first_client; k < n; k++) {
+			if(!fds[k].revents)
+				continue;
+			int idx = -1;
+			for(int i = 0; i < c->nclients; i++) {
+				if(c->clients[i].fd == fds[k].fd)
+					idx = i;
+			}
+			if(idx < 0)
+				continue;
+			bool gone = false;
+			if(fds[k].revents & (POLLIN | POLLHUP | POLLERR))
+				gone = client_read(c, idx) < 0;
+			if(!gone) {
+				idx = -1;
+				for(int i = 0; i < c->nclients; i++) {
+					if(c->clients[i].fd == fds[k].fd)
+						idx = i;
+				}
+				if(idx < 0)
+					continue;
+				gone = client_flush(&c->clients[idx]) < 0;
+			}
+			if(gone)
+				client_close(c, idx);
+		}
+		/* Lines queued since the poll started go out now. */
+		for(int i = 0; i < c->nclients; i++) {
+			if(c->clients[i].out_len && client_flush(&c->clients[i]) < 0)
+				client_close(c, i--);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+static int open_socket(cam_control *c, char *err, size_t errlen)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	if(strlen(c->s.socket_path) >= sizeof(addr.sun_path))
+		return fail(-1, err, errlen, "control_socket: path too long");
+	strcpy(addr.sun_path, c->s.socket_path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if(fd < 0)
+		return fail(-1, err, errlen, "control_socket: %s", strerror(errno));
+	/* A socket file left by an earlier run would make bind fail; only ever
+	 * remove a socket, never another kind of file. */
+	struct stat st;
+	if(lstat(addr.sun_path, &st) == 0) {
+		if(!S_ISSOCK(st.st_mode)) {
+			close(fd);
+			return fail(-1, err, errlen, "control_socket: %s exists and is not a socket", addr.sun_path);
+		}
+		unlink(addr.sun_path);
+	}
+	if(bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 8) < 0) {
+		int e = errno;
+		close(fd);
+		return fail(-1, err, errlen, "control_socket %s: %s", addr.sun_path, strerror(e));
+	}
+	/* The device program usually runs as another user of the same group. */
+	chmod(addr.sun_path, 0660);
+	c->listen_fd = fd;
+	return 0;
+}
+
+cam_control *cam_control_new(const cam_control_settings *settings, const cam_control_callbacks *cb,
+	void *opaque, char *err, size_t errlen)
+{
+	cam_control *c = calloc(1, sizeof(*c));
+	if(!c)
+		return NULL;
+	c->s = *settings;
+	c->s.control_pin = settings->control_pin ? strdup(settings->control_pin) : NULL;
+	c->s.admin_key = settings->admin_key ? strdup(settings->admin_key) : NULL;
+	c->s.socket_path = settings->socket_path ? strdup(settings->socket_path) : NULL;
+	if(c->s.rate_per_s <= 0)
+		c->s.rate_per_s = 50;
+	if(c->s.burst <= 0)
+		c->s.burst = 2 * c->s.rate_per_s;
+	if(c->s.socket_buffer == 0)
+		c->s.socket_buffer = 1024 * 1024;
+	c->cb = *cb;
+	c->opaque = opaque;
+	c->listen_fd = -1;
+	c->stop_sent = true;
+	pthread_mutex_init(&c->lock, NULL);
+	c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if(c->wake_fd < 0) {
+		fail(0, err, errlen, "eventfd: %s", strerror(errno));
+		cam_control_free(c);
+		return NULL;
+	}
+	if(c->s.socket_path && open_socket(c, err, errlen) < 0) {
+		cam_control_free(c);
+		return NULL;
+	}
+	if(pthread_create(&c->thread, NULL, control_thread, c) != 0) {
+		fail(0, err, errlen, "could not start the control thread");
+		cam_control_free(c);
+		return NULL;
+	}
+	c->thread_started = true;
+	return c;
+}
+
+void cam_control_free(cam_control *c)
+{
+	if(!c)
+		return;
+	if(c->thread_started) {
+		pthread_mutex_lock(&c->lock);
+		c->quit = true;
+		pthread_mutex_unlock(&c->lock);
+		wake(c);
+		pthread_join(c->thread, NULL);
+	}
+	/* A last chance for pending lines (the final stop), without blocking. */
+	for(int i = 0; i < c->nclients; i++)
+		client_flush(&c->clients[i]);
+	while(c->nclients > 0)
+		client_close(c, 0);
+	if(c->listen_fd >= 0) {
+		close(c->listen_fd);
+		unlink(c->s.socket_path);
+	}
+	if(c->wake_fd >= 0)
+		close(c->wake_fd);
+	pthread_mutex_destroy(&c->lock);
+	free((char *)c->s.control_pin);
+	free((char *)c->s.admin_key);
+	free((char *)c->s.socket_path);
+	free(c->buckets);
+	free(c);
+}
+
+static bool secret_ok(const char *given, const char *secret)
+{
+	if(!given)
+		return false;
+	size_t lg = strlen(given), ls = strlen(secret);
+	unsigned char diff = 0;
+	for(size_t i = 0; i < ls; i++)
+		diff |= (unsigned char)secret[i] ^ (unsigned char)(i < lg ? given[i] : 0);
+	return diff == 0 && lg == ls;
+}
+
+int cam_control_take(cam_control *c, uint64_t viewer, const char *pin, const char *admin_key,
+	char *err, size_t errlen)
+{
+	if(c->s.policy != CAM_CONTROL_SINGLE)
+		return fail(CAM_ERROR_WRONG_STATE, err, errlen, c->s.policy == CAM_CONTROL_OPEN ?
+			"control is open to every viewer: just send" : "control is disabled");
+	bool admin = admin_key && c->s.admin_key && secret_ok(admin_key, c->s.admin_key);
+	if(admin_key && !admin)
+		return fail(CAM_ERROR_UNAUTHORIZED, err, errlen, "wrong admin_key");
+	if(!admin && c->s.control_pin && !secret_ok(pin, c->s.control_pin))
+		return fail(CAM_ERROR_UNAUTHORIZED, err, errlen, "wrong or missing pin for control");
+	pthread_mutex_lock(&c->lock);
+	uint64_t holder = c->controller;
+	if(holder && holder != viewer && !admin) {
+		pthread_mutex_unlock(&c->lock);
+		return fail(CAM_ERROR_NOT_CONTROLLER, err, errlen, "viewer %llu holds control",
+			(unsigned long long)holder);
+	}
+	uint64_t previous = set_controller(c, viewer);
+	pthread_mutex_unlock(&c->lock);
+	notify_controller(c, viewer, previous, previous ? "handover" : "take");
+	return 0;
+}
+
+int cam_control_release(cam_control *c, uint64_t viewer, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&c->lock);
+	if(c->controller != viewer || viewer == 0) {
+		pthread_mutex_unlock(&c->lock);
+		return fail(CAM_ERROR_NOT_CONTROLLER, err, errlen, "not the controller");
+	}
+	set_controller(c, 0);
+	pthread_mutex_unlock(&c->lock);
+	notify_controller(c, 0, viewer, "release");
+	return 0;
+}
+
+void cam_control_viewer_left(cam_control *c, uint64_t viewer, const char *reason)
+{
+	if(!viewer)
+		return;
+	pthread_mutex_lock(&c->lock);
+	for(int i = 0; i < c->nbuckets; i++) {
+		if(c->buckets[i].viewer == viewer) {
+			c->buckets[i] = c->buckets[--c->nbuckets];
+			break;
+		}
+	}
+	bool held = c->controller == viewer;
+	if(held)
+		set_controller(c, 0);
+	pthread_mutex_unlock(&c->lock);
+	if(held)
+		notify_controller(c, 0, viewer, reason ? reason : "left");
+}
+
+/* Token bucket per viewer; lock held.  false when over the rate. */
+static bool rate_ok(cam_control *c, uint64_t viewer)
+{
+	int64_t now = now_us();
+	bucket *b = NULL;
+	for(int i = 0; i < c->nbuckets; i++) {
+		if(c->buckets[i].viewer == viewer)
+			b = &c->buckets[i];
+	}
+	if(!b) {
+		if(c->nbuckets == c->buckets_cap) {
+			int cap = c->buckets_cap ? c->buckets_cap * 2 : 16;
+			bucket *nb = realloc(c->buckets, (size_t)cap * sizeof(*nb));
+			if(!nb)
+				return false;
+			c->buckets = nb;
+			c->buckets_cap = cap;
+		}
+		b = &c->buckets[c->nbuckets++];
+		*b = (bucket){.viewer = viewer, .tokens = c->s.burst, .last_us = now};
+	}
+	b->tokens += (double)(now - b->last_us) * c->s.rate_per_s / 1e6;
+	if(b->tokens > c->s.burst)
+		b->tokens = c->s.burst;
+	b->last_us = now;
+	if(b->tokens < 1.0)
+		return false;
+	b->tokens -= 1.0;
+	return true;
+}
+
+int cam_control_send(cam_control *c, uint64_t viewer, json_t *data, char *err, size_t errlen)
+{
+	int code = 0;
+	pthread_mutex_lock(&c->lock);
+	if(c->s.policy == CAM_CONTROL_NONE)
+		code = fail(CAM_ERROR_NOT_CONTROLLER, err, errlen, "control is disabled");
+	else if(c->s.policy == CAM_CONTROL_SINGLE && c->controller != viewer)
+		code = fail(CAM_ERROR_NOT_CONTROLLER, err, errlen, c->controller ?
+			"another viewer holds control" : "take control first");
+	else if(!rate_ok(c, viewer))
+		code = fail(CAM_ERROR_RATE_LIMITED, err, errlen, "more than %d control messages per second",
+			c->s.rate_per_s);
+	if(code) {
+		c->stats.rejected++;
+		pthread_mutex_unlock(&c->lock);
+		return code;
+	}
+	json_t *line = json_pack("{sIsO}", "from", (json_int_t)viewer, "data", data);
+	queue_json(c, line);
+	json_decref(line);
+	c->stats.delivered++;
+	if(viewer == c->controller) {
+		c->last_message_ms = now_us() / 1000;
+		c->stop_sent = false;
+		wake(c);   /* re-arm the dead-man timer */
+	}
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+int cam_control_message(cam_control *c, uint64_t viewer, const char *text, size_t len, bool binary,
+	char *err, size_t errlen)
+{
+	int code = 0;
+	json_t *value = NULL;
+	if(len > CAM_CONTROL_MAX_MESSAGE) {
+		code = fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "message larger than %d bytes",
+			CAM_CONTROL_MAX_MESSAGE);
+	} else if(binary) {
+		code = fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "binary frames are not accepted: send JSON text");
+	} else {
+		json_error_t jerr;
+		value = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+		if(!value)
+			code = fail(CAM_ERROR_INVALID_JSON, err, errlen, "invalid JSON: %s", jerr.text);
+	}
+	if(code) {
+		pthread_mutex_lock(&c->lock);
+		c->stats.rejected++;
+		pthread_mutex_unlock(&c->lock);
+		return code;
+	}
+	code = cam_control_send(c, viewer, value, err, errlen);
+	json_decref(value);
+	return code;
+}
+
+uint64_t cam_control_controller(cam_control *c)
+{
+	pthread_mutex_lock(&c->lock);
+	uint64_t v = c->controller;
+	pthread_mutex_unlock(&c->lock);
+	return v;
+}
+
+void cam_control_get_stats(cam_control *c, cam_control_stats *st)
+{
+	pthread_mutex_lock(&c->lock);
+	*st = c->stats;
+	st->clients = c->nclients;
+	pthread_mutex_unlock(&c->lock);
+}
+
+char *cam_control_error_text(int code, const char *reason)
+{
+	json_t *e = json_pack("{siss}", "error_code", code, "error", reason ? reason : "");
+	char *text = json_dumps(e, JSON_COMPACT);
+	json_decref(e);
+	return text;
+}
