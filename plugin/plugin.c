@@ -478,6 +478,20 @@ static json_t *info_json(void)
 	json_object_set_new(info, "max_viewers", json_integer(config.max_viewers));
 	json_object_set_new(info, "control", json_string(cam_control_policy_name(config.control)));
 	json_object_set_new(info, "controller", id_or_null(control ? cam_control_controller(control) : 0));
+	if(control) {
+		cam_control_stats cst;
+		cam_control_get_stats(control, &cst);
+		json_t *cs = json_object();
+		json_object_set_new(cs, "delivered", json_integer((json_int_t)cst.delivered));
+		json_object_set_new(cs, "lines_sent", json_integer((json_int_t)cst.lines_sent));
+		json_object_set_new(cs, "lines_dropped", json_integer((json_int_t)cst.lines_dropped));
+		json_object_set_new(cs, "telemetry", json_integer((json_int_t)cst.telemetry));
+		json_object_set_new(cs, "telemetry_invalid", json_integer((json_int_t)cst.telemetry_invalid));
+		json_object_set_new(cs, "rejected", json_integer((json_int_t)cst.rejected));
+		json_object_set_new(cs, "stops", json_integer((json_int_t)cst.stops));
+		json_object_set_new(cs, "clients", json_integer(cst.clients));
+		json_object_set_new(info, "control_stats", cs);
+	}
 	return info;
 }
 
