@@ -1,0 +1,760 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The V4L2 source against a real V4L2 driver: the kernel's vivid, inside
+ * the QEMU VM that tests/vivid/run builds.  Runs as the VM's only program
+ * and prints TAP ("ok N - ...", "not ok N - ...", "# ..." notes).
+ *
+ * 1. Formats: frames captured as YU12 (vivid's own I420, no conversion),
+ *    YUYV and RGB3 (converted by libv4lconvert; the only_format plugin hides
+ *    vivid's other formats), encoded with the project's encoder and decoded
+ *    back with libvpx; the colour bars must survive the trip.
+ * 2. Negotiation: a size and rate vivid lacks give the nearest it has, and
+ *    the source reports exactly what the driver runs at; set_format() on an
+ *    open source restarts it.
+ * 3. Faults, under the real pipeline (pipeline.c): vivid's Disconnect
+ *    control, unbind/bind (a USB unplug), and unbind + rmmod + insmod.  Each
+ *    time the error must be reported and frames must flow again within 2 s
+ *    of the camera returning, with no descriptor or mapping left behind.
+ *
+ * Environment: VIVID_DEVICE (default /dev/video0), VIVID_INSMOD (the insmod
+ * command line that loads vivid again).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/videodev2.h>
+#include <vpx/vp8dx.h>
+#include <vpx/vpx_decoder.h>
+
+#include "encoder.h"
+#include "fanout.h"
+#include "log.h"
+#include "pipeline.h"
+#include "source.h"
+
+#define RECOVERY_LIMIT_US 2000000
+#define BARS 8
+
+static const char *device = "/dev/video0";
+static int passed, failed, numbered;
+
+static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ok(int cond, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	printf("%s %d - ", cond ? "ok" : "not ok", ++numbered);
+	vprintf(fmt, ap);
+	printf("\n");
+	va_end(ap);
+	fflush(stdout);
+	if(cond)
+		passed++;
+	else
+		failed++;
+}
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	printf("# ");
+	vprintf(fmt, ap);
+	printf("\n");
+	va_end(ap);
+	fflush(stdout);
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void sleep_ms(int ms)
+{
+	usleep((useconds_t)ms * 1000);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void median_max(int64_t *v, int n, double *median_ms, double *max_ms)
+{
+	*median_ms = *max_ms = 0;
+	if(n <= 0)
+		return;
+	qsort(v, (size_t)n, sizeof(*v), cmp_i64);
+	*median_ms = v[n / 2] / 1000.0;
+	*max_ms = v[n - 1] / 1000.0;
+}
+
+static void only_format(const char *fourcc)
+{
+	if(fourcc)
+		setenv("VIVID_TEST_ONLY_FORMAT", fourcc, 1);
+	else
+		unsetenv("VIVID_TEST_ONLY_FORMAT");
+}
+
+/* Mean Y, U, V of each of vivid's eight colour bars (75% bars by default),
+ * from the bottom eighth of the picture: at 320x180 vivid's text overlay
+ * covers everything from the top to about 83% of the height. */
+static void bar_means(const vpx_image_t *img, double out[BARS][3])
+{
+	int w = (int)img->d_w, h = (int)img->d_h;
+	for(int b = 0; b < BARS; b++) {
+		for(int p = 0; p < 3; p++) {
+			int sub = p ? 1 : 0;
+			int x0 = ((2 * b + 1) * w / (2 * BARS) - w / (4 * BARS)) >> sub;
+			int x1 = ((2 * b + 1) * w / (2 * BARS) + w / (4 * BARS)) >> sub;
+			int y0 = (7 * h / 8) >> sub, y1 = (h - 2) >> sub;
+			double sum = 0;
+			int n = 0;
+			for(int y = y0; y < y1; y++)
+				for(int x = x0; x < x1; x++, n++)
+					sum += img->planes[p][(size_t)y * img->stride[p] + x];
+			out[b][p] = n ? sum / n : 0;
+		}
+	}
+}
+
+/* Luma must fall from the white bar to the black one. */
+static int bars_plausible(double m[BARS][3])
+{
+	for(int b = 1; b < BARS; b++)
+		if(m[b][0] >= m[b - 1][0])
+			return 0;
+	return m[0][0] > 150 && m[BARS - 1][0] < 40;
+}
+
+static double bars_max_diff(double a[BARS][3], double b[BARS][3])
+{
+	double d = 0;
+	for(int i = 0; i < BARS; i++)
+		for(int p = 0; p < 3; p++) {
+			double x = a[i][p] > b[i][p] ? a[i][p] - b[i][p] : b[i][p] - a[i][p];
+			if(x > d)
+				d = x;
+		}
+	return d;
+}
+
+/* Captures n frames, encodes and decodes each; returns frames captured.
+ * Collects capture-to-encoded delays and the bars of the last picture. */
+typedef struct run_result {
+	int captured, encoded, decoded, wrong_size, timeouts, errors;
+	int64_t delays[400];
+	int ndelays;
+	int64_t first_capture_us, last_capture_us;
+	int64_t wall_us;
+	double bars[BARS][3];
+	int have_bars;
+} run_result;
+
+static void capture_encode_decode(cam_source *s, int n, run_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	cam_encoder_config ec = {
+		.width = s->width, .height = s->height, .fps = s->fps,
+		.bitrate = 600000, .keyframe_interval = 0, .speed = 0, .threads = 1,
+	};
+	char err[160] = "";
+	cam_encoder *enc = cam_encoder_new(&ec, err, sizeof(err));
+	if(!enc) {
+		note("encoder: %s", err);
+		r->errors++;
+		return;
+	}
+	vpx_codec_ctx_t dec;
+	if(vpx_codec_dec_init(&dec, vpx_codec_vp8_dx(), NULL, 0) != VPX_CODEC_OK) {
+		note("decoder init failed");
+		cam_encoder_free(enc);
+		r->errors++;
+		return;
+	}
+	int64_t start = now_us();
+	while(r->captured < n && r->timeouts < 25) {
+		cam_frame f;
+		int rc = cam_source_read(s, &f, 200);
+		if(rc == -EAGAIN) {
+			r->timeouts++;
+			continue;
+		}
+		if(rc < 0) {
+			note("read: %s", strerror(-rc));
+			r->errors++;
+			break;
+		}
+		if(r->captured == 0)
+			r->first_capture_us = f.capture_us;
+		r->last_capture_us = f.capture_us;
+		r->captured++;
+		cam_encoded_frame ef;
+		rc = cam_encoder_encode(enc, &f, r->captured == 1, &ef);
+		int64_t done = now_us();
+		if(rc < 0 || ef.size == 0)
+			continue;
+		r->encoded++;
+		if(r->ndelays < (int)(sizeof(r->delays) / sizeof(r->delays[0])))
+			r->delays[r->ndelays++] = done - f.capture_us;
+		if(vpx_codec_decode(&dec, ef.data, (unsigned int)ef.size, NULL, 0) != VPX_CODEC_OK)
+			continue;
+		vpx_codec_iter_t it = NULL;
+		vpx_image_t *img;
+		while((img = vpx_codec_get_frame(&dec, &it))) {
+			r->decoded++;
+			if((int)img->d_w != s->width || (int)img->d_h != s->height)
+				r->wrong_size++;
+			else {
+				bar_means(img, r->bars);
+				r->have_bars = 1;
+			}
+		}
+	}
+	r->wall_us = now_us() - start;
+	vpx_codec_destroy(&dec);
+	cam_encoder_free(enc);
+}
+
+static double capture_fps(const run_result *r)
+{
+	if(r->captured < 2 || r->last_capture_us <= r->first_capture_us)
+		return 0;
+	return (r->captured - 1) * 1e6 / (double)(r->last_capture_us - r->first_capture_us);
+}
+
+static double reference_bars[BARS][3];
+static int have_reference;
+
+static void test_format(const char *fourcc)
+{
+	/* YU12 is vivid's own I420: no plugin, so libv4l2 passes it through;
+	 * every other format is forced and converted. */
+	only_format(strcmp(fourcc, "YU12") == 0 ? NULL : fourcc);
+	cam_source *s = cam_source_v4l2_new(device, 320, 180, 30);
+	int rc = s ? cam_source_open(s) : -ENOMEM;
+	ok(rc == 0, "%s: open %s at 320x180@30 (%s)", fourcc, device, rc ? strerror(-rc) : "ok");
+	if(rc < 0) {
+		cam_source_free(s);
+		return;
+	}
+	ok(strcmp(s->native_format, fourcc) == 0, "%s: native format reported as \"%s\"", fourcc,
+		s->native_format);
+	ok(s->width == 320 && s->height == 180 && s->fps == 30, "%s: negotiated %dx%d@%d", fourcc,
+		s->width, s->height, s->fps);
+	run_result r;
+	capture_encode_decode(s, 60, &r);
+	ok(r.captured == 60 && r.errors == 0, "%s: captured %d of 60 frames (%d timeouts)", fourcc,
+		r.captured, r.timeouts);
+	ok(r.encoded == r.captured && r.decoded == r.encoded && r.wrong_size == 0 && r.decoded > 0,
+		"%s: encoded %d, decoded %d at %dx%d (%d of another size)", fourcc, r.encoded,
+		r.decoded, s->width, s->height, r.wrong_size);
+	if(r.have_bars) {
+		note("%s: bars Y/U/V: %.0f/%.0f/%.0f %.0f/%.0f/%.0f %.0f/%.0f/%.0f %.0f/%.0f/%.0f "
+			"%.0f/%.0f/%.0f %.0f/%.0f/%.0f %.0f/%.0f/%.0f %.0f/%.0f/%.0f", fourcc,
+			r.bars[0][0], r.bars[0][1], r.bars[0][2], r.bars[1][0], r.bars[1][1], r.bars[1][2],
+			r.bars[2][0], r.bars[2][1], r.bars[2][2], r.bars[3][0], r.bars[3][1], r.bars[3][2],
+			r.bars[4][0], r.bars[4][1], r.bars[4][2], r.bars[5][0], r.bars[5][1], r.bars[5][2],
+			r.bars[6][0], r.bars[6][1], r.bars[6][2], r.bars[7][0], r.bars[7][1], r.bars[7][2]);
+	}
+	ok(r.have_bars && bars_plausible(r.bars), "%s: decoded picture shows vivid's colour bars", fourcc);
+	if(r.have_bars && !have_reference && strcmp(fourcc, "YU12") == 0) {
+		memcpy(reference_bars, r.bars, sizeof(reference_bars));
+		have_reference = 1;
+	} else if(r.have_bars && have_reference) {
+		double d = bars_max_diff(r.bars, reference_bars);
+		ok(d <= 16, "%s: converted bars match the native I420 ones (max difference %.1f)", fourcc, d);
+	}
+	double med, max;
+	median_max(r.delays, r.ndelays, &med, &max);
+	note("%s: capture-to-encoded delay median %.1f ms, max %.1f ms (%d frames); camera rate %.1f fps, "
+		"delivered %.1f fps", fourcc, med, max, r.ndelays, capture_fps(&r),
+		r.captured * 1e6 / (double)(r.wall_us ? r.wall_us : 1));
+	cam_source_close(s);
+	ok(!s->is_open, "%s: closed", fourcc);
+	cam_source_free(s);
+}
+
+/* What the driver itself runs at, through a second, plain descriptor. */
+static int driver_format(int *w, int *h, int *fps)
+{
+	int fd = open(device, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if(fd < 0)
+		return -errno;
+	struct v4l2_format f;
+	memset(&f, 0, sizeof(f));
+	f.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	struct v4l2_streamparm parm;
+	memset(&parm, 0, sizeof(parm));
+	parm.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	int rc = 0;
+	if(ioctl(fd, VIDIOC_G_FMT, &f) < 0 || ioctl(fd, VIDIOC_G_PARM, &parm) < 0)
+		rc = -errno;
+	close(fd);
+	if(rc < 0)
+		return rc;
+	const struct v4l2_fract *t = &parm.parm.capture.timeperframe;
+	*w = (int)f.fmt.pix.width;
+	*h = (int)f.fmt.pix.height;
+	*fps = t->numerator ? (int)((t->denominator + t->numerator / 2) / t->numerator) : 0;
+	return 0;
+}
+
+static void check_against_driver(cam_source *s, const char *what)
+{
+	int w = 0, h = 0, fps = 0;
+	int rc = driver_format(&w, &h, &fps);
+	ok(rc == 0 && w == s->width && h == s->height && fps == s->fps,
+		"%s: reported %dx%d@%d, the driver runs %dx%d@%d", what, s->width, s->height, s->fps, w, h, fps);
+}
+
+static void test_negotiation(void)
+{
+	only_format("YUYV");
+	cam_source *s = cam_source_v4l2_new(device, 641, 479, 60);
+	int rc = s ? cam_source_open(s) : -ENOMEM;
+	ok(rc == 0, "negotiation: open asking 641x479@60 (%s)", rc ? strerror(-rc) : "ok");
+	if(rc < 0) {
+		cam_source_free(s);
+		return;
+	}
+	ok(s->width == 640 && s->height == 480 && s->fps == 25,
+		"negotiation: 641x479@60 gives vivid's nearest, 640x480@25 (got %dx%d@%d)",
+		s->width, s->height, s->fps);
+	check_against_driver(s, "negotiation 641x479@60");
+	run_result r;
+	capture_encode_decode(s, 8, &r);
+	ok(r.captured == 8 && r.decoded == r.captured && r.wrong_size == 0,
+		"negotiation: %d frames captured, %d decoded at 640x480", r.captured, r.decoded);
+	note("640x480 YUYV: camera rate %.1f fps", capture_fps(&r));
+
+	/* A change on the open source: stop, renegotiate, restart. */
+	rc = cam_source_set_format(s, 1000, 700, 60);
+	ok(rc == 0 && s->is_open, "negotiation: set_format(1000x700@60) on the open source restarts it (%s)",
+		rc ? strerror(-rc) : "ok");
+	if(rc == 0) {
+		note("1000x700@60 gives %dx%d@%d", s->width, s->height, s->fps);
+		check_against_driver(s, "negotiation 1000x700@60");
+		capture_encode_decode(s, 3, &r);
+		ok(r.captured == 3 && r.decoded == r.captured && r.wrong_size == 0,
+			"negotiation: %d frames captured, %d decoded at %dx%d", r.captured, r.decoded,
+			s->width, s->height);
+	}
+	rc = cam_source_set_format(s, 320, 180, 15);
+	ok(rc == 0 && s->width == 320 && s->height == 180 && s->fps == 15,
+		"negotiation: back to 320x180@15 (got %dx%d@%d)", s->width, s->height, s->fps);
+	cam_source_free(s);
+}
+
+/* ---- The pipeline under faults ---- */
+
+/* Wraps the real source to see what the pipeline does with it. */
+typedef struct spy_source {
+	cam_source base;
+	cam_source *inner;
+	_Atomic int64_t closed_us;      /* last close */
+	_Atomic int64_t opened_us;      /* last successful open */
+	_Atomic int64_t capture_us;     /* capture time of the frame being encoded */
+	atomic_int open_failures, read_errors, last_read_error;
+} spy_source;
+
+static void spy_sync(spy_source *s)
+{
+	s->base.width = s->inner->width;
+	s->base.height = s->inner->height;
+	s->base.fps = s->inner->fps;
+	s->base.is_open = s->inner->is_open;
+	memcpy(s->base.native_format, s->inner->native_format, sizeof(s->base.native_format));
+}
+
+static int spy_open(cam_source *b)
+{
+	spy_source *s = (spy_source *)b;
+	int rc = cam_source_open(s->inner);
+	spy_sync(s);
+	if(rc < 0)
+		atomic_fetch_add(&s->open_failures, 1);
+	else
+		atomic_store(&s->opened_us, now_us());
+	return rc;
+}
+
+static int spy_read(cam_source *b, cam_frame *f, int timeout_ms)
+{
+	spy_source *s = (spy_source *)b;
+	int rc = cam_source_read(s->inner, f, timeout_ms);
+	if(rc == 0)
+		atomic_store(&s->capture_us, f->capture_us);
+	else if(rc != -EAGAIN) {
+		atomic_fetch_add(&s->read_errors, 1);
+		atomic_store(&s->last_read_error, rc);
+	}
+	return rc;
+}
+
+static void spy_close(cam_source *b)
+{
+	spy_source *s = (spy_source *)b;
+	cam_source_close(s->inner);
+	spy_sync(s);
+	atomic_store(&s->closed_us, now_us());
+}
+
+static int spy_set_format(cam_source *b, int w, int h, int fps)
+{
+	spy_source *s = (spy_source *)b;
+	int rc = cam_source_set_format(s->inner, w, h, fps);
+	spy_sync(s);
+	return rc;
+}
+
+static void spy_destroy(cam_source *b)
+{
+	spy_source *s = (spy_source *)b;
+	cam_source_free(s->inner);
+	free(s);
+}
+
+static const cam_source_ops spy_ops = {
+	.kind = "v4l2",
+	.open = spy_open,
+	.read = spy_read,
+	.close = spy_close,
+	.set_format = spy_set_format,
+	.destroy = spy_destroy,
+};
+
+/* What the viewer and the state callback saw. */
+typedef struct observer {
+	spy_source *spy;
+	atomic_int frames, keyframes;
+	_Atomic int64_t last_frame_us;
+	_Atomic int64_t first_key_after_us;   /* first key frame after `mark` */
+	_Atomic int64_t mark_us;
+	pthread_mutex_t lock;
+	int errors_seen, running_seen;        /* state changes after mark */
+	char last_error[160];
+	int64_t delays[2000];
+	int ndelays;
+} observer;
+
+static void send_cb(void *viewer, const cam_fanout_frame *frame, void *opaque)
+{
+	observer *o = viewer;
+	int64_t t = now_us();
+	atomic_fetch_add(&o->frames, 1);
+	atomic_store(&o->last_frame_us, t);
+	if(frame->keyframe) {
+		atomic_fetch_add(&o->keyframes, 1);
+		int64_t zero = 0;
+		if(t > atomic_load(&o->mark_us))
+			atomic_compare_exchange_strong(&o->first_key_after_us, &zero, t);
+	}
+	/* The fan-out sends on the pipeline thread, right after encoding:
+	 * the spy still holds this frame's capture time. */
+	pthread_mutex_lock(&o->lock);
+	if(o->ndelays < (int)(sizeof(o->delays) / sizeof(o->delays[0])))
+		o->delays[o->ndelays++] = t - atomic_load(&o->spy->capture_us);
+	pthread_mutex_unlock(&o->lock);
+}
+
+static void state_cb(void *opaque, cam_source_state state, const char *error)
+{
+	observer *o = opaque;
+	pthread_mutex_lock(&o->lock);
+	if(state == CAM_SOURCE_ERROR) {
+		o->errors_seen++;
+		snprintf(o->last_error, sizeof(o->last_error), "%s", error ? error : "");
+	} else if(state == CAM_SOURCE_RUNNING) {
+		o->running_seen++;
+	}
+	pthread_mutex_unlock(&o->lock);
+}
+
+static void mark(observer *o)
+{
+	pthread_mutex_lock(&o->lock);
+	o->errors_seen = o->running_seen = 0;
+	o->last_error[0] = '\0';
+	pthread_mutex_unlock(&o->lock);
+	atomic_store(&o->first_key_after_us, 0);
+	atomic_store(&o->mark_us, now_us());
+}
+
+static int errors_seen(observer *o, char *reason, size_t len)
+{
+	pthread_mutex_lock(&o->lock);
+	int n = o->errors_seen;
+	if(reason)
+		snprintf(reason, len, "%s", o->last_error);
+	pthread_mutex_unlock(&o->lock);
+	return n;
+}
+
+/* Waits up to ms for a frame sent after `after` (monotonic us); returns its
+ * time or 0. */
+static int64_t wait_frame_after(observer *o, int64_t after, int ms)
+{
+	int64_t end = now_us() + (int64_t)ms * 1000;
+	while(now_us() < end) {
+		int64_t t = atomic_load(&o->last_frame_us);
+		if(t > after)
+			return t;
+		sleep_ms(5);
+	}
+	return 0;
+}
+
+static int wait_error(observer *o, int ms, char *reason, size_t len)
+{
+	for(int i = 0; i < ms / 10; i++) {
+		if(errors_seen(o, reason, len) > 0)
+			return 1;
+		sleep_ms(10);
+	}
+	return 0;
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if(!d)
+		return -1;
+	int n = 0;
+	while(readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* Mappings of V4L2 buffers (device mmaps show the device path). */
+static int count_video_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	if(!f)
+		return -1;
+	char line[512];
+	int n = 0;
+	while(fgets(line, sizeof(line), f))
+		if(strstr(line, "/dev/video") || strstr(line, "videobuf"))
+			n++;
+	fclose(f);
+	return n;
+}
+
+static int write_sysfs(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if(fd < 0)
+		return -errno;
+	int rc = write(fd, value, strlen(value)) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+/* vivid's "Disconnect" button control, found by name. */
+static int vivid_disconnect(void)
+{
+	int fd = open(device, O_RDWR | O_CLOEXEC);
+	if(fd < 0)
+		return -errno;
+	struct v4l2_queryctrl q;
+	memset(&q, 0, sizeof(q));
+	q.id = V4L2_CTRL_FLAG_NEXT_CTRL;
+	int rc = -ENOENT;
+	while(ioctl(fd, VIDIOC_QUERYCTRL, &q) == 0) {
+		if(strcmp((const char *)q.name, "Disconnect") == 0) {
+			struct v4l2_control c = {.id = q.id, .value = 1};
+			rc = ioctl(fd, VIDIOC_S_CTRL, &c) < 0 ? -errno : 0;
+			break;
+		}
+		q.id |= V4L2_CTRL_FLAG_NEXT_CTRL;
+	}
+	/* vivid reconnects when its last user closes: this descriptor must
+	 * not be that user's blocker. */
+	close(fd);
+	return rc;
+}
+
+/* Checks the outcome of one outage: the error was reported, and a frame
+ * (a key frame: viewers need one) came within 2 s of back_us. */
+static void check_recovery(observer *o, const char *what, int64_t back_us)
+{
+	int64_t t = wait_frame_after(o, back_us, 6000);
+	int64_t key = atomic_load(&o->first_key_after_us);
+	ok(t > 0 && t - back_us < RECOVERY_LIMIT_US,
+		"%s: frames again %.0f ms after the camera returned", what, t > 0 ? (t - back_us) / 1000.0 : -1.0);
+	ok(key > 0 && key <= t, "%s: the first frame back is a key frame", what);
+	pthread_mutex_lock(&o->lock);
+	int running = o->running_seen;
+	pthread_mutex_unlock(&o->lock);
+	ok(running > 0, "%s: state back to running", what);
+}
+
+static void test_pipeline(void)
+{
+	only_format("YUYV");
+	int fds_before = count_fds();
+	observer o;
+	memset(&o, 0, sizeof(o));
+	pthread_mutex_init(&o.lock, NULL);
+	cam_source *inner = cam_source_v4l2_new(device, 320, 180, 30);
+	spy_source *spy = calloc(1, sizeof(*spy));
+	if(!inner || !spy) {
+		ok(0, "pipeline: create the source");
+		return;
+	}
+	spy->base.ops = &spy_ops;
+	spy->base.device = inner->device;
+	spy->inner = inner;
+	spy_sync(spy);
+	o.spy = spy;
+	cam_fanout *fo = cam_fanout_new(send_cb, NULL);
+	cam_fanout_add(fo, &o);
+	cam_pipeline_config cfg = {
+		.encoder = {.width = 320, .height = 180, .fps = 30, .bitrate = 400000, .keyframe_interval = 0},
+		.keyframe_min_gap_ms = 250,
+		.on_demand = false,
+		.payload_type = 96,
+	};
+	cam_pipeline *p = cam_pipeline_new(&spy->base, fo, &cfg, state_cb, &o);
+	int rc = p ? cam_pipeline_start(p) : -ENOMEM;
+	ok(rc == 0, "pipeline: started");
+	if(rc < 0)
+		return;
+	int64_t t0 = now_us();
+	while(atomic_load(&o.frames) < 20 && now_us() - t0 < 8000000)
+		sleep_ms(20);
+	ok(atomic_load(&o.frames) >= 20, "pipeline: %d frames delivered", atomic_load(&o.frames));
+	/* The steady state the outages must come back to. */
+	int fds_running = count_fds(), maps_running = count_video_maps();
+	struct mallinfo2 mi = mallinfo2();
+	size_t heap_running = mi.uordblks;
+	/* The frame rate through the whole pipeline, in the VM. */
+	int f0 = atomic_load(&o.frames);
+	int64_t t1 = now_us();
+	sleep_ms(2000);
+	note("pipeline: %.1f fps delivered at %dx%d (camera set to %d fps)",
+		(atomic_load(&o.frames) - f0) * 1e6 / (double)(now_us() - t1), spy->base.width,
+		spy->base.height, spy->base.fps);
+
+	/* 1. vivid's Disconnect control: errors on the open handle; vivid
+	 * comes back when that handle, the pipeline's, is closed. */
+	mark(&o);
+	char reason[160] = "";
+	rc = vivid_disconnect();
+	ok(rc == 0, "disconnect: vivid's Disconnect control set (%s)", rc ? strerror(-rc) : "ok");
+	ok(wait_error(&o, 3000, reason, sizeof(reason)), "disconnect: error reported (\"%s\")", reason);
+	/* The camera is back the moment the pipeline closes its handle. */
+	int64_t closed = 0;
+	for(int i = 0; i < 300 && !(closed = atomic_load(&spy->closed_us)); i++)
+		sleep_ms(10);
+	check_recovery(&o, "disconnect", closed ? closed : now_us());
+
+	/* 2. Unbind and bind: the node disappears as with a USB unplug. */
+	sleep_ms(500);
+	mark(&o);
+	rc = write_sysfs("/sys/bus/platform/drivers/vivid/unbind", "vivid.0");
+	ok(rc == 0, "unbind: vivid.0 unbound (%s)", rc ? strerror(-rc) : "ok");
+	ok(wait_error(&o, 3000, reason, sizeof(reason)), "unbind: error reported (\"%s\")", reason);
+	/* Away long enough for the back-off to reach its maximum. */
+	sleep_ms(2500);
+	ok(atomic_load(&spy->open_failures) > 0 && !spy->base.is_open,
+		"unbind: reopen attempts fail while the camera is away (%d so far)",
+		atomic_load(&spy->open_failures));
+	int64_t back = now_us();
+	rc = write_sysfs("/sys/bus/platform/drivers/vivid/bind", "vivid.0");
+	ok(rc == 0, "unbind: vivid.0 bound again (%s)", rc ? strerror(-rc) : "ok");
+	check_recovery(&o, "unbind/bind", back);
+
+	/* 3. Unplug, unload the driver, load it again. */
+	sleep_ms(500);
+	mark(&o);
+	rc = write_sysfs("/sys/bus/platform/drivers/vivid/unbind", "vivid.0");
+	ok(rc == 0 && wait_error(&o, 3000, reason, sizeof(reason)),
+		"rmmod: unbound, error reported (\"%s\")", reason);
+	int unloaded = 0;
+	for(int i = 0; i < 30 && !unloaded; i++) {
+		unloaded = system("rmmod vivid 2>/dev/null") == 0;
+		if(!unloaded)
+			sleep_ms(100);
+	}
+	ok(unloaded, "rmmod: vivid unloaded while the pipeline keeps retrying");
+	sleep_ms(2000);
+	const char *insmod = getenv("VIVID_INSMOD");
+	int64_t before_insmod = now_us();
+	rc = insmod ? system(insmod) : -1;
+	back = now_us();
+	ok(rc == 0, "rmmod: vivid loaded again (insmod took %.0f ms)", (back - before_insmod) / 1000.0);
+	check_recovery(&o, "rmmod/insmod", back);
+
+	sleep_ms(1000);
+	int fds_after = count_fds(), maps_after = count_video_maps();
+	mi = mallinfo2();
+	ok(fds_after == fds_running && maps_after == maps_running,
+		"no leak over three outages: %d descriptors (%d before), %d buffer mappings (%d before)",
+		fds_after, fds_running, maps_after, maps_running);
+	note("heap in use: %zu bytes before the outages, %zu after", heap_running, (size_t)mi.uordblks);
+	ok(mi.uordblks < heap_running + 256 * 1024, "heap did not grow over the outages (%+ld bytes)",
+		(long)mi.uordblks - (long)heap_running);
+	cam_pipeline_status st;
+	cam_pipeline_get_status(p, &st);
+	note("pipeline status: state %s, %llu captured, %llu encoded, %llu key frames, native %s, "
+		"%d read errors, %d failed opens", cam_source_state_name(st.state),
+		(unsigned long long)st.captured, (unsigned long long)st.frames,
+		(unsigned long long)st.keyframes, st.native_format, atomic_load(&spy->read_errors),
+		atomic_load(&spy->open_failures));
+	ok(st.state == CAM_SOURCE_RUNNING && strcmp(st.native_format, "YUYV") == 0,
+		"pipeline: running at the end, native format %s", st.native_format);
+	double med, max;
+	pthread_mutex_lock(&o.lock);
+	median_max(o.delays, o.ndelays, &med, &max);
+	int nd = o.ndelays;
+	pthread_mutex_unlock(&o.lock);
+	note("pipeline: capture-to-sent delay (driver timestamp to packets handed to the fan-out) "
+		"median %.1f ms, max %.1f ms over %d frames", med, max, nd);
+
+	cam_fanout_remove(fo, &o);
+	cam_pipeline_free(p);
+	cam_fanout_free(fo);
+	ok(count_fds() == fds_before && count_video_maps() == 0,
+		"pipeline freed: descriptors back to %d (now %d), no buffer mapped", fds_before, count_fds());
+	pthread_mutex_destroy(&o.lock);
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if(getenv("VIVID_DEVICE"))
+		device = getenv("VIVID_DEVICE");
+	cam_log_set_level(CAM_LOG_INFO);
+	int64_t start = now_us();
+
+	test_format("YU12");
+	test_format("YUYV");
+	test_format("RGB3");
+	test_negotiation();
+	test_pipeline();
+
+	note("vivid test ran %.1f s", (now_us() - start) / 1e6);
+	printf("1..%d\n", numbered);
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
