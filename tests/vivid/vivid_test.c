@@ -89,6 +89,42 @@ static void sleep_ms(int ms)
 	usleep((useconds_t)ms * 1000);
 }
 
+/* The modules' log, echoed to stderr and kept so tests can check what was
+ * logged (and how often). */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char log_lines[256][200];
+static int log_count;
+
+static void log_sink(int level, const char *msg)
+{
+	static const char *names[] = {"", "", "ERR", "WARN", "INFO", "VERB", "", "DBG"};
+	fprintf(stderr, "[camera] %s %s", level >= 0 && level <= CAM_LOG_DBG ? names[level] : "", msg);
+	pthread_mutex_lock(&log_lock);
+	snprintf(log_lines[log_count % 256], sizeof(log_lines[0]), "%s", msg);
+	log_count++;
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* Lines logged since `from` (a log_mark()) that contain text. */
+static int log_mark(void)
+{
+	pthread_mutex_lock(&log_lock);
+	int n = log_count;
+	pthread_mutex_unlock(&log_lock);
+	return n;
+}
+
+static int logged_since(int from, const char *text)
+{
+	int n = 0;
+	pthread_mutex_lock(&log_lock);
+	for(int i = from > log_count - 256 ? from : log_count - 256; i < log_count; i++)
+		if(strstr(log_lines[i % 256], text))
+			n++;
+	pthread_mutex_unlock(&log_lock);
+	return n;
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -363,6 +399,138 @@ static void test_negotiation(void)
 	cam_source_free(s);
 }
 
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if(!d)
+		return -1;
+	int n = 0;
+	while(readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* Mappings of V4L2 buffers (device mmaps show the device path). */
+static int count_video_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	if(!f)
+		return -1;
+	char line[512];
+	int n = 0;
+	while(fgets(line, sizeof(line), f))
+		if(strstr(line, "/dev/video") || strstr(line, "videobuf"))
+			n++;
+	fclose(f);
+	return n;
+}
+
+static int write_sysfs(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if(fd < 0)
+		return -errno;
+	int rc = write(fd, value, strlen(value)) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+/* Sets one of vivid's controls, found by name (their ids are private to
+ * the driver).  Buttons take any value. */
+static int vivid_control(const char *name, int value)
+{
+	int fd = open(device, O_RDWR | O_CLOEXEC);
+	if(fd < 0)
+		return -errno;
+	struct v4l2_queryctrl q;
+	memset(&q, 0, sizeof(q));
+	q.id = V4L2_CTRL_FLAG_NEXT_CTRL;
+	int rc = -ENOENT;
+	while(ioctl(fd, VIDIOC_QUERYCTRL, &q) == 0) {
+		if(strcmp((const char *)q.name, name) == 0) {
+			struct v4l2_control c = {.id = q.id, .value = value};
+			rc = ioctl(fd, VIDIOC_S_CTRL, &c) < 0 ? -errno : 0;
+			break;
+		}
+		q.id |= V4L2_CTRL_FLAG_NEXT_CTRL;
+	}
+	/* After a Disconnect, vivid reconnects when its last user closes:
+	 * this descriptor must not be the one keeping it away. */
+	close(fd);
+	return rc;
+}
+
+/* Faults seen by the source alone: absent device, a failed start, a
+ * corrupted buffer, a stalled stream. */
+static void test_source_faults(void)
+{
+	only_format("YUYV");
+	cam_source *s = cam_source_v4l2_new("/dev/video7", 320, 180, 30);
+	ok(s && cam_source_open(s) == -ENOENT && !s->is_open, "faults: an absent device fails with ENOENT");
+	cam_frame f;
+	ok(s && cam_source_read(s, &f, 10) == -EBADF, "faults: read on a closed source fails with EBADF");
+	ok(s && cam_source_set_format(s, 8, 8, 30) == -EINVAL, "faults: set_format rejects 8x8");
+	cam_source_free(s);
+
+	s = cam_source_v4l2_new(device, 320, 180, 30);
+	int fds = count_fds();
+	int rc = vivid_control("Inject VIDIOC_STREAMON Error", 1);
+	int orc = cam_source_open(s);
+	ok(rc == 0 && orc < 0 && !s->is_open && count_fds() == fds && count_video_maps() == 0,
+		"faults: a failed STREAMON leaves nothing open or mapped (%s)", strerror(-orc));
+	rc = cam_source_open(s);
+	ok(rc == 0, "faults: the next open works (%s)", rc ? strerror(-rc) : "ok");
+	if(rc < 0) {
+		cam_source_free(s);
+		return;
+	}
+	int good = 0;
+	for(int i = 0; i < 5; i++)
+		good += cam_source_read(s, &f, 500) == 0;
+	int from = log_mark();
+	rc = vivid_control("Inject V4L2_BUF_FLAG_ERROR", 1);
+	int bad = 0;
+	for(int i = 0; i < 10; i++) {
+		int r = cam_source_read(s, &f, 500);
+		if(r == 0)
+			good++;
+		else if(r != -EAGAIN)
+			bad++;
+	}
+	ok(rc == 0 && good == 15 && bad == 0 && logged_since(from, "flagged as corrupted") == 1,
+		"faults: a buffer flagged V4L2_BUF_FLAG_ERROR is skipped, capture goes on (%d frames, %d errors)",
+		good, bad);
+
+	/* vivid drops every buffer: the stream stalls without an error. */
+	from = log_mark();
+	rc = vivid_control("Percentage of Dropped Buffers", 100);
+	int64_t t0 = now_us();
+	int eagain = 0, frames = 0;
+	for(;;) {
+		rc = cam_source_read(s, &f, 200);
+		if(rc == -EAGAIN)
+			eagain++;
+		else if(rc == 0)
+			frames++;
+		else
+			break;
+		if(now_us() - t0 > 6000000)
+			break;
+	}
+	double waited = (now_us() - t0) / 1e6;
+	ok(rc == -ETIMEDOUT && waited >= 1.9 && waited < 3.0,
+		"faults: a stalled stream gives ETIMEDOUT after %.1f s (%d timeouts, %d frames in flight)",
+		waited, eagain, frames);
+	ok(logged_since(from, "no frame") == 1, "faults: the stall is logged once");
+	vivid_control("Percentage of Dropped Buffers", 0);
+	cam_source_close(s);
+	rc = cam_source_open(s);
+	ok(rc == 0 && cam_source_read(s, &f, 1000) == 0, "faults: frames again after reopening");
+	cam_source_free(s);
+	ok(count_fds() == fds, "faults: descriptors back to %d (now %d)", fds, count_fds());
+}
+
 /* ---- The pipeline under faults ---- */
 
 /* Wraps the real source to see what the pipeline does with it. */
@@ -532,67 +700,6 @@ static int wait_error(observer *o, int ms, char *reason, size_t len)
 	return 0;
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	if(!d)
-		return -1;
-	int n = 0;
-	while(readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
-/* Mappings of V4L2 buffers (device mmaps show the device path). */
-static int count_video_maps(void)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	if(!f)
-		return -1;
-	char line[512];
-	int n = 0;
-	while(fgets(line, sizeof(line), f))
-		if(strstr(line, "/dev/video") || strstr(line, "videobuf"))
-			n++;
-	fclose(f);
-	return n;
-}
-
-static int write_sysfs(const char *path, const char *value)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if(fd < 0)
-		return -errno;
-	int rc = write(fd, value, strlen(value)) < 0 ? -errno : 0;
-	close(fd);
-	return rc;
-}
-
-/* vivid's "Disconnect" button control, found by name. */
-static int vivid_disconnect(void)
-{
-	int fd = open(device, O_RDWR | O_CLOEXEC);
-	if(fd < 0)
-		return -errno;
-	struct v4l2_queryctrl q;
-	memset(&q, 0, sizeof(q));
-	q.id = V4L2_CTRL_FLAG_NEXT_CTRL;
-	int rc = -ENOENT;
-	while(ioctl(fd, VIDIOC_QUERYCTRL, &q) == 0) {
-		if(strcmp((const char *)q.name, "Disconnect") == 0) {
-			struct v4l2_control c = {.id = q.id, .value = 1};
-			rc = ioctl(fd, VIDIOC_S_CTRL, &c) < 0 ? -errno : 0;
-			break;
-		}
-		q.id |= V4L2_CTRL_FLAG_NEXT_CTRL;
-	}
-	/* vivid reconnects when its last user closes: this descriptor must
-	 * not be that user's blocker. */
-	close(fd);
-	return rc;
-}
-
 /* Checks the outcome of one outage: the error was reported, and a frame
  * (a key frame: viewers need one) came within 2 s of back_us. */
 static void check_recovery(observer *o, const char *what, int64_t back_us)
@@ -659,7 +766,7 @@ static void test_pipeline(void)
 	 * comes back when that handle, the pipeline's, is closed. */
 	mark(&o);
 	char reason[160] = "";
-	rc = vivid_disconnect();
+	rc = vivid_control("Disconnect", 1);
 	ok(rc == 0, "disconnect: vivid's Disconnect control set (%s)", rc ? strerror(-rc) : "ok");
 	ok(wait_error(&o, 3000, reason, sizeof(reason)), "disconnect: error reported (\"%s\")", reason);
 	/* The camera is back the moment the pipeline closes its handle. */
@@ -671,6 +778,7 @@ static void test_pipeline(void)
 	/* 2. Unbind and bind: the node disappears as with a USB unplug. */
 	sleep_ms(500);
 	mark(&o);
+	int from = log_mark();
 	rc = write_sysfs("/sys/bus/platform/drivers/vivid/unbind", "vivid.0");
 	ok(rc == 0, "unbind: vivid.0 unbound (%s)", rc ? strerror(-rc) : "ok");
 	ok(wait_error(&o, 3000, reason, sizeof(reason)), "unbind: error reported (\"%s\")", reason);
@@ -679,6 +787,7 @@ static void test_pipeline(void)
 	ok(atomic_load(&spy->open_failures) > 0 && !spy->base.is_open,
 		"unbind: reopen attempts fail while the camera is away (%d so far)",
 		atomic_load(&spy->open_failures));
+	ok(logged_since(from, "open: No such file") == 1, "unbind: the failing reopen is logged once, not per retry");
 	int64_t back = now_us();
 	rc = write_sysfs("/sys/bus/platform/drivers/vivid/bind", "vivid.0");
 	ok(rc == 0, "unbind: vivid.0 bound again (%s)", rc ? strerror(-rc) : "ok");
@@ -744,6 +853,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if(getenv("VIVID_DEVICE"))
 		device = getenv("VIVID_DEVICE");
+	cam_log_set_sink(log_sink);
 	cam_log_set_level(CAM_LOG_INFO);
 	int64_t start = now_us();
 
@@ -751,6 +861,7 @@ int main(int argc, char **argv)
 	test_format("YUYV");
 	test_format("RGB3");
 	test_negotiation();
+	test_source_faults();
 	test_pipeline();
 
 	note("vivid test ran %.1f s", (now_us() - start) / 1e6);
