@@ -97,30 +97,325 @@
     $('info-fps').textContent = so ? so.fps : '–';
     $('info-viewers').textContent = i ? `${i.viewers}${i.max_viewers ? ' / ' + i.max_viewers : ''}` : '–';
     $('info-frames').textContent = i && i.encoder ? `${i.encoder.frames} (${i.encoder.keyframes} key)` : '–';
+    renderControl();
   }
 
-  // ---- Control panel hooks (filled in by the data-channel control issue) --
+  // ---- Control (api.md: take_control / release_control, the `controller`
+  // event, the "control" data channel) ---------------------------------------
   //
-  // Everything control-related goes through these; the rest of the page
-  // only calls them.  sendControl() is the one way to talk on the channel.
+  // Everything control-related goes through the hooks in `control`; the rest
+  // of the page only calls them.  sendControl() is the one way to talk on the
+  // channel.  The server is the authority on who may drive: the page never
+  // withholds a message because it believes it is not the controller, it
+  // shows the 489 that comes back instead.
+  //
+  // Drive messages: {"type":"drive","x":X,"y":Y}, X and Y in -1..1, x to the
+  // right, y forward (arrow up).  While an input is held the current vector
+  // goes out at DRIVE_HZ (so the device's dead-man timer never fires while a
+  // key is down), a change goes out at once (no added latency), and letting
+  // go sends one {x:0,y:0}.
 
   const CONTROL_LABEL = 'control';  // api.md, "Data channel"
+  const DRIVE_HZ = 10;
+  const TELEMETRY_LOG = 8;          // lines kept in the telemetry log
+  const GAMEPAD_DEADZONE = 0.15;
+  const controlPin = params.get('control_pin');
+
+  const ctl = {
+    policy: null,              // info.control: none | single | open (null: not known yet)
+    controller: null,          // viewer id holding control, or null
+    telemetry: undefined,      // last telemetry value (undefined: none yet)
+    log: [],                   // [{at, text, error}] newest last
+    lastError: null,           // {code, error} of the last refused control action
+    sentDrive: 0,              // drive messages handed to the channel
+    channelOpen: false,
+    busy: false,               // a take/release request is in flight
+    epoch: 0,                  // see setController
+  };
+
+  // Held inputs.  Keys and on-screen buttons are direction sets; the gamepad
+  // is an analogue vector that wins while it is off centre.
+  const held = { keys: new Set(), buttons: new Set(), pad: { x: 0, y: 0 } };
+  const DIRS = { up: [0, 1], down: [0, -1], left: [-1, 0], right: [1, 0] };
+  const KEY_DIRS = { ArrowUp: 'up', ArrowDown: 'down', ArrowLeft: 'left', ArrowRight: 'right' };
+  let driving = { x: 0, y: 0 };   // the vector last sent
+  let driveTimer = null;
+
+  function isController() {
+    return model.viewerId !== null && ctl.controller !== null && ctl.controller === model.viewerId;
+  }
+
+  function canDrive() {
+    return ctl.policy === 'open' || (ctl.policy === 'single' && isController());
+  }
+
+  // Every change learnt from an event or a take/release answer bumps the
+  // epoch; an `info` answer that was asked for before such a change is
+  // older news and must not undo it.
+  function setController(id, fromInfoEpoch = null) {
+    if (fromInfoEpoch !== null && fromInfoEpoch !== ctl.epoch) return;
+    if (fromInfoEpoch === null) ctl.epoch++;
+    const was = isController();
+    ctl.controller = id ?? null;
+    // Control taken away while a key is down: stop repeating into 489s.
+    if (was && !isController()) clearHeld(false);
+    renderControl();
+  }
+
+  function controlError(code, error) {
+    ctl.lastError = { code, error: error || '' };
+    pushLog(`error ${code}: ${error || ''}`, true);
+  }
+
+  function pushLog(text, error = false) {
+    ctl.log.push({ at: new Date().toLocaleTimeString(), text, error });
+    if (ctl.log.length > TELEMETRY_LOG) ctl.log.shift();
+    renderControl();
+  }
+
+  function currentVector() {
+    const p = held.pad;
+    if (p.x !== 0 || p.y !== 0) return { x: p.x, y: p.y };
+    let x = 0;
+    let y = 0;
+    for (const d of new Set([...held.keys, ...held.buttons])) {
+      x += DIRS[d][0];
+      y += DIRS[d][1];
+    }
+    return { x: Math.max(-1, Math.min(1, x)), y: Math.max(-1, Math.min(1, y)) };
+  }
+
+  function sendDrive(v) {
+    if (sendControl({ type: 'drive', x: v.x, y: v.y })) ctl.sentDrive++;
+  }
+
+  // Called whenever an input changes: sends the new vector at once, then
+  // keeps repeating it while it is non-zero.
+  function driveChanged() {
+    const v = currentVector();
+    if (v.x === driving.x && v.y === driving.y) return;
+    driving = v;
+    clearInterval(driveTimer);
+    driveTimer = null;
+    sendDrive(v);
+    if (v.x !== 0 || v.y !== 0) driveTimer = setInterval(() => sendDrive(driving), 1000 / DRIVE_HZ);
+    renderControl();
+  }
+
+  // Forgets every held input; with `send`, tells the device to stop.
+  function clearHeld(send = true) {
+    held.keys.clear();
+    held.buttons.clear();
+    held.pad = { x: 0, y: 0 };
+    clearInterval(driveTimer);
+    driveTimer = null;
+    const moving = driving.x !== 0 || driving.y !== 0;
+    driving = { x: 0, y: 0 };
+    if (send && moving) sendDrive(driving);
+  }
+
+  // Telemetry is the device's bare value; the plugin's refusals are objects
+  // {"error_code":N,"error":"..."} on the same channel.
+  function onChannelText(text) {
+    let v;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      pushLog(`(not JSON) ${text.slice(0, 200)}`, true);
+      return;
+    }
+    if (v && typeof v === 'object' && !Array.isArray(v) && Number.isInteger(v.error_code) && typeof v.error === 'string') {
+      controlError(v.error_code, v.error);
+      return;
+    }
+    ctl.telemetry = v;
+    pushLog(JSON.stringify(v).slice(0, 200));
+  }
+
+  function requestControl(take) {
+    const a = attempt;
+    if (!a || !a.handle || ctl.busy) return;
+    const message = { request: take ? 'take_control' : 'release_control' };
+    if (take && controlPin !== null) message.pin = controlPin;
+    ctl.busy = true;
+    renderControl();
+    const done = () => { ctl.busy = false; renderControl(); };
+    a.handle.send({
+      message,
+      success: (r) => {
+        if (!isLive(a)) return;
+        if (r && r.error_code) controlError(r.error_code, r.error);
+        else if (r && 'controller' in r) setController(r.controller);
+        if (!take) clearHeld(true);
+        done();
+      },
+      error: (e) => {
+        if (!isLive(a)) return;
+        controlError(0, describe(e));
+        done();
+      },
+    });
+  }
+
+  function renderControl() {
+    const panel = $('control-panel');
+    const watching = model.state === 'watching';
+    panel.hidden = !watching || ctl.policy === null || ctl.policy === 'none';
+    if (panel.hidden) return;
+    const me = isController();
+    const holder = ctl.controller === null ? 'nobody' : me ? 'you' : `viewer ${ctl.controller}`;
+    $('control-holder').textContent = ctl.policy === 'open' ? 'open to every viewer' : holder;
+    $('control-holder').dataset.holder = ctl.controller === null ? 'none' : me ? 'me' : 'other';
+    const take = $('control-take');
+    take.hidden = ctl.policy !== 'single';
+    take.textContent = me ? 'release control' : 'take control';
+    take.disabled = ctl.busy;
+    $('control-hint').textContent = canDrive() ? 'arrow keys, a gamepad or the buttons drive' :
+      ctl.policy === 'single' ? 'take control to drive' : '';
+    const d = driving;
+    $('control-vector').textContent = `x ${d.x.toFixed(2)}, y ${d.y.toFixed(2)} · sent ${ctl.sentDrive}`;
+    for (const [name] of Object.entries(DIRS)) {
+      $(`drive-${name}`).classList.toggle('held', held.buttons.has(name) || held.keys.has(name));
+    }
+    $('control-error').textContent = ctl.lastError ? `error ${ctl.lastError.code}: ${ctl.lastError.error}` : '';
+    $('telemetry').textContent = ctl.telemetry === undefined ? '–' : JSON.stringify(ctl.telemetry, null, 2);
+    const log = $('telemetry-log');
+    log.replaceChildren(...ctl.log.map((l) => {
+      const li = document.createElement('li');
+      li.textContent = `${l.at} ${l.text}`;
+      if (l.error) li.className = 'error';
+      return li;
+    }));
+  }
 
   const control = {
-    onWatching() {},                       // a new attempt reached `watching`
-    onTeardown() {},                       // the attempt is gone (reset UI)
-    onDataOpen(label) {},                  // the data channel opened
-    onData(text, label) {},                // a telemetry / error frame arrived
-    onController(id) {},                   // `controller` event
+    onWatching() {
+      renderControl();
+    },
+    onTeardown() {
+      // The new attempt will be a new viewer: nothing held carries over.
+      clearHeld(false);
+      ctl.channelOpen = false;
+      ctl.busy = false;
+      ctl.controller = null;
+      renderControl();
+    },
+    onDataOpen(label) {
+      if (label === CONTROL_LABEL) ctl.channelOpen = true;
+      renderControl();
+    },
+    onData(text, label) {
+      if (label === undefined || label === CONTROL_LABEL) onChannelText(String(text));
+    },
+    onController(id) {
+      setController(id);
+    },
+    infoEpoch() {
+      return ctl.epoch;
+    },
+    onInfo(info, epoch) {
+      ctl.policy = typeof info.control === 'string' ? info.control : 'single';
+      if ('controller' in info) setController(info.controller, epoch);
+      else renderControl();
+    },
   };
 
   function sendControl(value) {
     const a = attempt;
-    if (!a || !a.handle) return false;
+    if (!a || !a.handle || !ctl.channelOpen) return false;
     a.handle.data({ label: CONTROL_LABEL, text: JSON.stringify(value), error: (e) => showError(`data channel: ${describe(e)}`) });
     return true;
   }
-  void sendControl;  // used by the control issue
+
+  // ---- Control inputs ------------------------------------------------------
+
+  function typing(e) {
+    const t = e.target;
+    return t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
+  }
+
+  function controlsShown() {
+    return !$('control-panel').hidden;
+  }
+
+  document.addEventListener('keydown', (e) => {
+    const dir = KEY_DIRS[e.key];
+    if (!dir || typing(e) || !controlsShown()) return;
+    e.preventDefault();  // arrows would scroll the page
+    if (e.repeat || held.keys.has(dir)) return;  // our own timer repeats
+    held.keys.add(dir);
+    driveChanged();
+  });
+  document.addEventListener('keyup', (e) => {
+    const dir = KEY_DIRS[e.key];
+    if (!dir || !held.keys.has(dir)) return;
+    e.preventDefault();
+    held.keys.delete(dir);
+    driveChanged();
+  });
+  // A key released while the window had no focus never sends keyup: stop
+  // rather than drive on forever.
+  window.addEventListener('blur', () => clearHeld(true));
+
+  for (const name of Object.keys(DIRS)) {
+    const b = $(`drive-${name}`);
+    const release = () => {
+      if (!held.buttons.delete(name)) return;
+      driveChanged();
+    };
+    b.addEventListener('pointerdown', (e) => {
+      b.setPointerCapture(e.pointerId);
+      held.buttons.add(name);
+      driveChanged();
+    });
+    b.addEventListener('pointerup', release);
+    b.addEventListener('pointercancel', release);
+    b.addEventListener('lostpointercapture', release);
+    // Keyboard users: Enter/Space "click" a direction for one short pulse.
+    b.addEventListener('click', (e) => {
+      if (e.detail !== 0) return;  // a real pointer click is handled above
+      sendDrive({ x: DIRS[name][0], y: DIRS[name][1] });
+      sendDrive({ x: 0, y: 0 });
+    });
+  }
+  $('drive-stop').addEventListener('click', () => {
+    clearHeld(false);
+    sendDrive({ x: 0, y: 0 });
+    renderControl();
+  });
+  $('control-take').addEventListener('click', () => requestControl(!isController()));
+
+  // Gamepad: polled once per animation frame while one is connected (the
+  // API has no input events).  Left stick, or the d-pad (buttons 12-15).
+  let padLoop = null;
+  function pollGamepad() {
+    padLoop = null;
+    const pads = typeof navigator.getGamepads === 'function' ? [...navigator.getGamepads()].filter(Boolean) : [];
+    if (!pads.length) {
+      if (held.pad.x !== 0 || held.pad.y !== 0) {
+        held.pad = { x: 0, y: 0 };
+        driveChanged();
+      }
+      return;
+    }
+    const gp = pads[0];
+    const axis = (v) => (Math.abs(v || 0) < GAMEPAD_DEADZONE ? 0 : Math.round(Math.max(-1, Math.min(1, v)) * 20) / 20);
+    let x = axis(gp.axes[0]);
+    let y = -axis(gp.axes[1]);  // stick up is -1
+    const pressed = (i) => !!(gp.buttons[i] && gp.buttons[i].pressed);
+    if (x === 0 && y === 0) {
+      x = (pressed(15) ? 1 : 0) - (pressed(14) ? 1 : 0);
+      y = (pressed(12) ? 1 : 0) - (pressed(13) ? 1 : 0);
+    }
+    if (!controlsShown()) x = y = 0;
+    if (x !== held.pad.x || y !== held.pad.y) {
+      held.pad = { x: x || 0, y: y || 0 };
+      driveChanged();
+    }
+    padLoop = requestAnimationFrame(pollGamepad);
+  }
+  window.addEventListener('gamepadconnected', () => { if (padLoop === null) padLoop = requestAnimationFrame(pollGamepad); });
+  window.addEventListener('gamepaddisconnected', () => { if (padLoop === null) pollGamepad(); });
 
   // ---- Connection lifecycle ----------------------------------------------
 
@@ -299,6 +594,7 @@
   // janus.js ever reporting it, but this request fails.
   function pollInfo(a) {
     if (!isLive(a) || !a.handle) return;
+    const epoch = control.infoEpoch();
     a.handle.send({
       message: { request: 'info' },
       success: (r) => {
@@ -306,6 +602,7 @@
         a.infoErrors = 0;
         if (r && r.camera === 'info') {
           model.info = r;
+          control.onInfo(r, epoch);
           if (r.source) {
             const st = r.source.state;
             if (st === 'error') model.source = { state: st, error: r.source.error ?? null };
@@ -465,6 +762,14 @@
       return dc && dc[CONTROL_LABEL] ? dc[CONTROL_LABEL].readyState : null;
     },
     get pc() { return attempt && attempt.handle ? attempt.handle.webrtcStuff.pc : null; },
+    get control() { return ctl.policy; },
+    get controller() { return ctl.controller; },
+    get isController() { return isController(); },
+    get telemetry() { return ctl.telemetry === undefined ? undefined : JSON.parse(JSON.stringify(ctl.telemetry)); },
+    get telemetryLog() { return ctl.log.map((l) => l.text); },
+    get lastControlError() { return copy(ctl.lastError); },
+    get sentDrive() { return ctl.sentDrive; },
+    get controllerText() { return $('control-holder').textContent; },
   });
 
   // ---- Start -------------------------------------------------------------
