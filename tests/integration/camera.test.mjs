@@ -245,7 +245,7 @@ test('one frozen werift viewer does not lower the others\' frame rate', { timeou
   await sleep(10000);
   const f1 = performance.now();
   const during = others.map((v) => v.rtp.fps(f0, f1));
-  assert.ok(ctx.janus.running, `Janus died while a viewer was frozen\n${ctx.janus.tail(60)}`);
+  assert.ok(ctx.janus.running, `Janus died while a viewer was frozen: ${ctx.janus.deathReport()}`);
   const info = await ctx.info();
   frozen.thaw();
 
@@ -391,7 +391,7 @@ test('200 malformed requests each get the contract\'s error code; a watching vie
   console.log(`# 200 malformed requests in ${((sentAt - from) / 1000).toFixed(1)} s; watcher fps over ${((to - from) / 1000).toFixed(1)} s from their start ${fps.toFixed(1)}, ` +
     `then ${f1 - f0} frames in 1 s; failures ${failures.length}`);
   console.log(`# codes seen: ${JSON.stringify(seen)}`);
-  assert.ok(ctx.janus.running, `Janus died during the malformed requests\n${ctx.janus.tail(60)}`);
+  assert.ok(ctx.janus.running, `Janus died during the malformed requests: ${ctx.janus.deathReport()}`);
   assert.deepEqual(failures, [], `wrong answers:\n${failures.join('\n')}\n${ctx.logExcerpt()}`);
   assert.ok(fps >= 25, `watcher fps during the malformed requests ${fps.toFixed(1)}`);
   assert.ok(f1 - f0 >= 20, `watcher got ${f1 - f0} frames in the second after`);

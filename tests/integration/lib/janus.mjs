@@ -130,6 +130,23 @@ export class Janus {
     return tailFile(this.logFile, lines);
   }
 
+  // Signal lines from strace (CAM_JANUS_STRACE=1), else ''.
+  signals() {
+    if (!this.strace) return '';
+    try {
+      const lines = fs.readFileSync(path.join(this.dir, 'signals.strace'), 'utf8').split('\n');
+      return lines.filter((l) => /---|\+\+\+/.test(l)).slice(-20).join('\n');
+    } catch {
+      return '';
+    }
+  }
+
+  // Why Janus is gone, for an assertion message.
+  deathReport() {
+    const sig = this.strace ? `\nsignals (Janus pid ${this.pid}, test pid ${process.pid}):\n${this.signals()}` : '';
+    return `exit ${JSON.stringify(this.exit)}${sig}\n--- Janus log tail (${this.logFile}) ---\n${this.tail(60)}`;
+  }
+
   // Lines of the log that match re, for failure messages (last `max` ones).
   grep(re, max = 40) {
     return this.log().split('\n').filter((l) => re.test(l)).slice(-max).join('\n');
@@ -160,7 +177,9 @@ export class Janus {
   async stop({ timeout = 10000 } = {}) {
     let killed = false;
     if (this.running) {
-      this.proc.kill('SIGINT');
+      // Under strace, SIGINT to strace would detach it; signal Janus itself.
+      if (this.strace) process.kill(this.pid, 'SIGINT');
+      else this.proc.kill('SIGINT');
       // withTimeout clears its timer, so a quick exit leaves nothing behind
       // to keep the test process alive.
       const done = await withTimeout(this.exited, timeout, 'janus exit').catch(() => null);
@@ -187,6 +206,7 @@ export class Janus {
     if (!wasRunning) errs.push(`Janus had already exited before stop (code ${v.code}, signal ${v.signal})`);
     else if (v.crashed) errs.push(`Janus exited badly on stop (code ${v.code}, signal ${v.signal})`);
     if (v.killed) errs.push('Janus did not exit within the timeout after SIGINT (killed)');
+    if (errs.length && this.strace) errs.push(`signals received by Janus (pid ${this.pid}):\n${this.signals()}`);
     errs.push(...v.sanitizer.problems);
     if (v.sanitizer.ignored.length) {
       console.log(`# sanitizer: ${v.sanitizer.ignored.length} leak report(s) outside our plugin ignored`);
@@ -230,7 +250,20 @@ export async function startJanus({
   argv.push('-o');
 
   const sanitize = process.env.CAM_SANITIZE === '1';
-  const env = { ...process.env, ...sanitizerEnv(dir) };
+  const sanEnv = sanitizerEnv(dir);
+  let env = { ...process.env, ...sanEnv };
+  // CAM_JANUS_STRACE=1: record every signal Janus receives, with the
+  // sender's pid (signals.strace), to find who stops a Janus unasked.  The
+  // sanitizer preload goes to Janus only, not to strace.
+  const strace = process.env.CAM_JANUS_STRACE === '1';
+  if (strace) {
+    const pre = ['strace', '-f', '-qq', '--seccomp-bpf', '-e', 'trace=none', '-o', path.join(dir, 'signals.strace')];
+    // LeakSanitizer cannot stop the world under ptrace: no leak check here.
+    if (sanEnv.ASAN_OPTIONS) sanEnv.ASAN_OPTIONS = sanEnv.ASAN_OPTIONS.replace('detect_leaks=1', 'detect_leaks=0');
+    for (const [k, v] of Object.entries(sanEnv)) pre.push('-E', `${k}=${v}`);
+    argv.unshift(...pre);
+    env = { ...process.env };
+  }
   const logFile = path.join(dir, 'janus.log');
   const fd = fs.openSync(logFile, 'a');
   fs.writeSync(fd, `# ${argv.join(' ')}\n`);
@@ -238,6 +271,7 @@ export async function startJanus({
   fs.closeSync(fd);
   const url = `http://${ip}:${httpPort}/janus`;
   const j = new Janus({ dir, proc, url, logFile, plugins, sanitize });
+  j.strace = strace;
 
   const limit = startTimeout ?? (sanitize ? 40000 : 15000);
   const deadline = Date.now() + limit;
@@ -265,6 +299,11 @@ export async function startJanus({
   }
   // The plugins we asked for must really be loaded, or every later failure
   // would be a confusing one.
+  if (strace) {
+    // Signals and /proc figures are for Janus itself, not for strace.
+    const kids = fs.readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, 'utf8').trim().split(/\s+/);
+    j.pid = Number(kids[0]);
+  }
   const loaded = Object.keys(j.info.plugins || {});
   j.pluginPackages = loaded;
   mark(plugins.map((p) => path.basename(p)).join(','));
