@@ -86,15 +86,22 @@ async function setup(t, set = {}) {
 
 // The demo page in `n` tabs, each watching with its control channel open
 // and the control panel shown.
-async function demoPages(ctx, n, { initScript } = {}) {
+async function demoPages(ctx, n, { initScript, query = [], panel = true } = {}) {
   const srv = await startServer({ janusUrl: ctx.janus.url });
   ctx.cleanups.push(() => srv.stop());
   const browser = await launchBrowser();
   ctx.cleanups.push(() => browser.close());
   if (initScript) await browser.context.addInitScript(initScript);
   const pages = [];
-  for (let i = 0; i < n; i++) pages.push(await browser.newPage(srv.pageUrl));
-  await Promise.all(pages.map((p, i) => pageReady(p, `page ${i + 1}`)));
+  for (let i = 0; i < n; i++) {
+    const page = await browser.newPage();
+    // The page's console (janus.js warnings and errors), for failure messages.
+    page.consoleLog = [];
+    page.on('console', (m) => page.consoleLog.length < 500 && page.consoleLog.push(`${new Date().toISOString()} ${m.type()}: ${m.text()}`));
+    await page.goto(srv.pageUrl + (query[i] || ''), { timeout: 15000, waitUntil: 'load' });
+    pages.push(page);
+  }
+  await Promise.all(pages.map((p, i) => pageReady(p, `page ${i + 1}`, { panel })));
   return { srv, browser, pages };
 }
 
@@ -108,13 +115,14 @@ const demo = (page) => page.evaluate(() => {
   } : null;
 });
 
-async function pageReady(page, name, timeout = 20000) {
+async function pageReady(page, name, { timeout = 20000, panel = true } = {}) {
   let last = null;
   return waitFor(async () => {
     last = await demo(page);
-    return last && last.state === 'watching' && last.dataChannel === 'open' && last.viewerId &&
-      last.panelShown ? last : null;
-  }, { timeout, what: () => `${name} watching with its control channel open (last: ${JSON.stringify(last)?.slice(0, 300)})` });
+    return last && last.state === 'watching' && last.dataChannel === 'open' && last.viewerId && last.info &&
+      last.panelShown === panel ? last : null;
+  }, { timeout, what: () => `${name} watching with its control channel open (last: ${JSON.stringify(last)?.slice(0, 300)})` +
+    `\npage errors: ${page.errors || 'none'}\nconsole:\n${(page.consoleLog || []).slice(-30).join('\n')}` });
 }
 
 async function waitPage(page, pred, what, timeout = 5000) {
@@ -404,6 +412,10 @@ test('1,000 malformed or refused data-channel frames and API sends: each answere
     const st = (await ctx.info()).control_stats;
     console.log(`# control_stats ${JSON.stringify(st)}`);
     assert.equal(st.delivered, seqs.length, 'control_stats.delivered');
+    // Refusals the control module saw: the channel's 600 and 490s, b's 100
+    // API sends, the two viewers' probes.  (483s and the non-watching
+    // handle's 489s are refused before it.)
+    assert.equal(st.rejected, 600 + rejected + 100 + 2, 'control_stats.rejected');
     assert.equal(st.lines_dropped, 0);
 
     // Janus is up, and the video kept flowing through every phase and after.
@@ -586,3 +598,68 @@ test('control round trip: browser key press to the device program, 100 presses (
   // Same machine, same clock: a negative figure would mean a broken probe.
   assert.ok(rtt.every((x) => Number.isFinite(x) && x > -1), `rtt ${rtt}`);
 });
+
+test('demo page under policy "open": drive buttons work without taking control; under "none" the controls are hidden',
+  { timeout: 120000 }, async (t) => {
+    const ctx = await setup(t, { control: '"open"' });
+    const dev = await ctx.device();
+    const { pages: [p1, p2] } = await demoPages(ctx, 2);
+    const d2 = await demo(p2);
+    assert.equal(d2.control, 'open');
+    assert.equal(d2.controllerText, 'open to every viewer');
+    assert.ok(await p2.isHidden('#control-take'), 'no take/release button under "open"');
+    await p2.click('#drive-right');
+    const right = await dev.waitLine((m) => m?.from === d2.viewerId && m.data?.x === 1 && m.data?.y === 0, { what: 'page 2\'s right drive' });
+    await dev.waitLine((m) => m?.from === d2.viewerId && m.data?.x === 0 && m.data?.y === 0, { what: 'page 2\'s zero drive' });
+    const d1 = await demo(p1);
+    await p1.keyboard.down('ArrowDown');
+    await dev.waitLine((m) => m?.from === d1.viewerId && m.data?.y === -1, { what: 'page 1\'s down drive' });
+    await p1.keyboard.up('ArrowDown');
+    await dev.waitLine((m) => m?.from === d1.viewerId && m.data?.y === 0, { what: 'page 1\'s zero drive' });
+    assert.equal((await demo(p2)).lastControlError, null, 'no error under "open"');
+    assert.ok(right);
+
+    // A second Janus with control = "none": the panel never shows, keys send nothing.
+    const j2 = await startJanus({ name: 'control-none', httpPort: 8089, set: { control: '"none"' } });
+    ctx.cleanups.push(() => j2.stopAndCheck());
+    const srv2 = await startServer({ janusUrl: j2.url, port: 8001 });
+    ctx.cleanups.push(() => srv2.stop());
+    const p3 = await p1.context().newPage();
+    await p3.goto(srv2.pageUrl, { timeout: 15000, waitUntil: 'load' });
+    const d3 = await pageReady(p3, 'page on "none"', { panel: false });
+    assert.equal(d3.control, 'none');
+    assert.ok(await p3.isHidden('#control-panel'));
+    await p3.keyboard.down('ArrowUp');
+    await p3.keyboard.up('ArrowUp');
+    assert.equal((await demo(p3)).sentDrive, 0, 'arrow keys sent drives with control "none"');
+  });
+
+test('demo page with control_pin and an admin handover: wrong pin shows 486, right pin takes, admin_key takes over',
+  { timeout: 120000 }, async (t) => {
+    const ctx = await setup(t, { control_pin: '"4321"', admin_key: '"sekret"' });
+    const dev = await ctx.device();
+    const { pages: [p1, p2] } = await demoPages(ctx, 2, { query: ['?control_pin=0000', '?control_pin=4321'] });
+    await p1.click('#control-take');
+    const e1 = await waitPage(p1, (d) => d.lastControlError?.code === 486, 'page 1: 486 for a wrong pin');
+    assert.equal(e1.controller, null);
+    assert.match(await p1.textContent('#control-error'), /486/);
+    await p2.click('#control-take');
+    const d2 = await waitPage(p2, (d) => d.isController, 'page 2 takes control with the right pin');
+    await waitPage(p1, (d) => d.controllerText === `viewer ${d2.viewerId}`, 'page 1 shows page 2 in control');
+    // An administrator's watching handle takes over.
+    const admin = await ctx.viewer('admin');
+    const n0 = dev.lines.length;
+    const r = await admin.request({ request: 'take_control', admin_key: 'sekret' });
+    assert.equal(r.data?.controller, admin.id, JSON.stringify(r.data));
+    await waitPage(p2, (d) => !d.isController && d.controllerText === `viewer ${admin.id}`, 'page 2 lost control to the admin');
+    await waitPage(p1, (d) => d.controllerText === `viewer ${admin.id}`, 'page 1 shows the admin in control');
+    await dev.waitLine((m) => m?.event === 'stop', { from: n0, what: 'a stop for the handover' });
+    await dev.waitLine((m) => m?.event === 'controller' && m.controller === admin.id, { from: n0, what: 'the new controller' });
+    // Page 2, no longer in control, gets 489 for driving.
+    await p2.click('#drive-left');
+    await waitPage(p2, (d) => d.lastControlError?.code === 489, 'page 2: 489 after the handover');
+    // And release: the admin lets go, both pages see nobody.
+    assert.equal((await admin.request({ request: 'release_control' })).data?.controller, null);
+    await waitPage(p1, (d) => d.controllerText === 'nobody', 'page 1: nobody');
+    await waitPage(p2, (d) => d.controllerText === 'nobody', 'page 2: nobody');
+  });
