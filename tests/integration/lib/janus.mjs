@@ -135,7 +135,19 @@ export class Janus {
     if (!this.strace) return '';
     try {
       const lines = fs.readFileSync(path.join(this.dir, 'signals.strace'), 'utf8').split('\n');
-      return lines.filter((l) => /---|\+\+\+/.test(l)).slice(-20).join('\n');
+      // Name the sender when it still exists: it may be a process of ours
+      // or someone else's stale "kill $pid" hitting a reused pid.
+      return lines.filter((l) => /---|\+\+\+/.test(l)).slice(-20).map((l) => {
+        const m = l.match(/si_pid=(\d+)/);
+        if (!m) return l;
+        let who = 'gone';
+        try {
+          who = fs.readFileSync(`/proc/${m[1]}/cmdline`, 'utf8').replace(/\0/g, ' ').trim().slice(0, 200);
+        } catch {
+          // the sender has exited
+        }
+        return `${l}  [sender ${m[1]}: ${who}]`;
+      }).join('\n');
     } catch {
       return '';
     }
