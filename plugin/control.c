@@ -620,11 +620,21 @@ static bool rate_ok(cam_control *c, uint64_t viewer)
 	return true;
 }
 
+/* The size of a value as the device program would get it. */
+static size_t encoded_size(json_t *data)
+{
+	return json_dumpb(data, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
 int cam_control_send(cam_control *c, uint64_t viewer, json_t *data, char *err, size_t errlen)
 {
 	int code = 0;
+	size_t size = encoded_size(data);
 	pthread_mutex_lock(&c->lock);
-	if(c->s.policy == CAM_CONTROL_NONE)
+	if(size == 0 || size > CAM_CONTROL_MAX_MESSAGE)
+		code = fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "message larger than %d bytes",
+			CAM_CONTROL_MAX_MESSAGE);
+	else if(c->s.policy == CAM_CONTROL_NONE)
 		code = fail(CAM_ERROR_NOT_CONTROLLER, err, errlen, "control is disabled");
 	else if(c->s.policy == CAM_CONTROL_SINGLE && c->controller != viewer)
 		code = fail(CAM_ERROR_NOT_CONTROLLER, err, errlen, c->controller ?
@@ -638,8 +648,15 @@ int cam_control_send(cam_control *c, uint64_t viewer, json_t *data, char *err, s
 		return code;
 	}
 	json_t *line = json_pack("{sIsO}", "from", (json_int_t)viewer, "data", data);
-	queue_json(c, line);
+	char *text = json_dumps(line, JSON_COMPACT);
 	json_decref(line);
+	if(!text) {
+		c->stats.rejected++;
+		pthread_mutex_unlock(&c->lock);
+		return fail(CAM_ERROR_INTERNAL, err, errlen, "could not encode the message");
+	}
+	queue_line(c, text, strlen(text));
+	free(text);
 	c->stats.delivered++;
 	if(viewer == c->controller) {
 		c->last_message_ms = now_us() / 1000;
@@ -655,7 +672,8 @@ int cam_control_message(cam_control *c, uint64_t viewer, const char *text, size_
 {
 	int code = 0;
 	json_t *value = NULL;
-	if(len > CAM_CONTROL_MAX_MESSAGE) {
+	if(len == 0 || len > CAM_CONTROL_MAX_MESSAGE) {
+		/* Length 0 is what Janus reports for a 65536-byte frame. */
 		code = fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "message larger than %d bytes",
 			CAM_CONTROL_MAX_MESSAGE);
 	} else if(binary) {

@@ -34,8 +34,11 @@
 
 #include "cam_config.h"
 
-/* Longest data-channel frame or socket line (bytes). */
-#define CAM_CONTROL_MAX_MESSAGE 65536
+/* Longest data-channel frame, `send` value or socket line (bytes).  The
+ * contract says 64 KiB; Janus 1.1.2 hands frames to plugins with a 16-bit
+ * length, so 65535 is the most that can arrive intact, and the offer says
+ * so (a=max-message-size). */
+#define CAM_CONTROL_MAX_MESSAGE 65535
 
 typedef struct cam_control_callbacks {
 	/* Telemetry text (one JSON value, no newline) for one viewer, or for

@@ -689,6 +689,12 @@ static char *build_offer(void)
 		JANUS_SDP_OA_DONE);
 	if(!offer)
 		return NULL;
+	/* Janus hands data-channel frames to plugins with a 16-bit length: tell
+	 * the browser not to send anything longer (RFC 8841). */
+	janus_sdp_mline *data = janus_sdp_mline_find(offer, JANUS_SDP_APPLICATION);
+	if(data)
+		janus_sdp_attribute_add_to_mline(data, janus_sdp_attribute_create("max-message-size", "%d",
+			CAM_CONTROL_MAX_MESSAGE));
 	offer->o_version = (guint64)g_atomic_int_add(&sdp_version, 1) + 1;
 	char *sdp = janus_sdp_write(offer);
 	janus_sdp_destroy(offer);
@@ -809,6 +815,8 @@ static void *handler(void *data)
 			session = msg->handle->plugin_handle;
 		janus_mutex_unlock(&sessions_mutex);
 		if(!session || g_atomic_int_get(&session->destroyed)) {
+			/* Gone meanwhile: nobody is left to answer. */
+			JANUS_LOG(LOG_VERB, "[camera] dropping a request for a handle that is gone\n");
 			message_free(msg);
 			continue;
 		}
@@ -823,6 +831,10 @@ static void *handler(void *data)
 		int code = cam_request_parse(msg->message, &req, err, sizeof(err));
 		event = code ? cam_error_json(code, err) : handle_async(session, &req, msg->jsep, &jsep);
 		int rc = gateway->push_event(msg->handle, &camera_plugin, msg->transaction, event, jsep);
+		int level = rc == 0 ? LOG_VERB : LOG_WARN;
+		JANUS_LOG(level, "[camera] viewer %" PRIu64 ": %s answered (%s, push %d)\n",
+			session->id, code ? "request" : req.name,
+			json_object_get(event, "error_code") ? "error" : "ok", rc);
 		if(jsep && rc == 0) {
 			janus_mutex_lock(&session->mutex);
 			session->pc_alive = true;

@@ -128,7 +128,7 @@ static void test_single(void)
 	CHECK_EQ_INT(msg(c, 7, "{\"type\":\"drive\",\"x\":1}"), 0);
 	CHECK(!strcmp(read_line(dev, 1000), "{\"from\":7,\"data\":{\"type\":\"drive\",\"x\":1}}"));
 	CHECK_EQ_INT(msg(c, 7, "[1,2,"), CAM_ERROR_INVALID_JSON);
-	CHECK_EQ_INT(msg(c, 7, ""), CAM_ERROR_INVALID_JSON);
+	CHECK_EQ_INT(msg(c, 7, " "), CAM_ERROR_INVALID_JSON);
 	CHECK_EQ_INT(cam_control_message(c, 7, "{}", 2, true, err, sizeof(err)), CAM_ERROR_INVALID_ELEMENT);
 	char *big = malloc(70000);
 	memset(big, ' ', 70000);
@@ -136,6 +136,14 @@ static void test_single(void)
 	big[69999] = '"';
 	CHECK_EQ_INT(cam_control_message(c, 7, big, 70000, false, err, sizeof(err)), CAM_ERROR_INVALID_ELEMENT);
 	free(big);
+	CHECK_EQ_INT(cam_control_message(c, 7, "", 0, false, err, sizeof(err)), CAM_ERROR_INVALID_ELEMENT);
+	json_t *huge = json_string_nocheck("");
+	char *text = calloc(1, 70000);
+	memset(text, 'z', 69999);
+	json_string_set(huge, text);
+	free(text);
+	CHECK_EQ_INT(cam_control_send(c, 7, huge, err, sizeof(err)), CAM_ERROR_INVALID_ELEMENT);
+	json_decref(huge);
 	CHECK_EQ_INT(msg(c, 7, "42"), 0);   /* any JSON value */
 	CHECK(!strcmp(read_line(dev, 1000), "{\"from\":7,\"data\":42}"));
 	/* The bad ones reached nobody. */
@@ -157,7 +165,7 @@ static void test_single(void)
 	cam_control_stats st;
 	cam_control_get_stats(c, &st);
 	CHECK_EQ_INT(st.delivered, 2);
-	CHECK_EQ_INT(st.rejected, 6);   /* 489 x2, 481 x2, 484 x2 */
+	CHECK_EQ_INT(st.rejected, 8);   /* 489 x2, 481 x2, 484 x4 */
 	CHECK_EQ_INT(st.clients, 1);
 	close(dev);
 	cam_control_free(c);
