@@ -220,6 +220,29 @@ async function measure(server, { counts, browser, pageBase, stopBelowFps = null 
   log(`${server.name}: first frame median ${r1(res.ttffSummary.median)} ms, p95 ${r1(res.ttffSummary.p95)} ms (${ok.length}/${ttff.length})`);
   if (server.reset) await server.reset();
 
+  if (server.name === 'ours') {
+    // The same joins while one werift viewer already watches: the pipeline
+    // is running, so a join only waits for its own key frame (above, each
+    // join was the only viewer and started the on-demand pipeline).
+    const pool = new ViewerPool(server.target, { processes: 1 });
+    try {
+      const errs = await pool.growTo(1);
+      if (errs.length) throw new Error(errs[0]);
+      await sleep(1000);
+      log(`${server.name}: time to first frame with another viewer watching, ${P.joins} joins`);
+      const t2 = await timeToFirstFrame(browser, url, { joins: P.joins, timeout: 15000 });
+      const ok2 = t2.filter((t) => t.ms !== null && !t.error).map((t) => t.ms);
+      res.ttffWatched = t2;
+      res.ttffWatchedSummary = { n: ok2.length, failed: t2.length - ok2.length, median: median(ok2), p95: quantile(ok2, 0.95) };
+      log(`${server.name}: first frame (pipeline running) median ${r1(res.ttffWatchedSummary.median)} ms, p95 ${r1(res.ttffWatchedSummary.p95)} ms`);
+    } catch (e) {
+      res.errors.push(`ttff with a watcher: ${e.message}`);
+    } finally {
+      await pool.shutdown();
+    }
+    await sleep(1000);
+  }
+
   log(`${server.name}: glass-to-glass, ${P.frames} frames`);
   const g = await glassToGlass(browser, url, { frames: P.frames, timeout: (P.frames / FPS) * 1000 * 3 + 10000 });
   res.g2g = { ...g, n: g.delays?.length || 0, median: median(g.delays || []), p95: quantile(g.delays || [], 0.95) };
@@ -356,7 +379,9 @@ function report(R) {
     row(`slowest viewer fps, ${n} viewer${n === 1 ? '' : 's'}`, names.map((nm) => f(point(nm, n)?.minFps)));
   }
   const tt = (nm) => S[nm]?.ttffSummary;
-  row(`time to first frame, median / p95 (ms, Chromium, ${P.joins} joins)`, names.map((nm) => (tt(nm) ? `${f(tt(nm).median, 0)} / ${f(tt(nm).p95, 0)}${tt(nm).failed ? ` (${tt(nm).failed} failed)` : ''}` : '–')));
+  row(`time to first frame, median / p95 (ms, Chromium, ${P.joins} joins; ours: the only viewer, on-demand start)`, names.map((nm) => (tt(nm) ? `${f(tt(nm).median, 0)} / ${f(tt(nm).p95, 0)}${tt(nm).failed ? ` (${tt(nm).failed} failed)` : ''}` : '–')));
+  const tw = S.ours?.ttffWatchedSummary;
+  if (tw) row('time to first frame while another viewer watches (encoder already running), median / p95 (ms)', [`${f(tw.median, 0)} / ${f(tw.p95, 0)}${tw.failed ? ` (${tw.failed} failed)` : ''}`, 'same as above (its encoder always runs)', '–']);
   const gg = (nm) => S[nm]?.g2g;
   row('glass-to-glass, median / p95 (ms, Chromium)', names.map((nm) => (gg(nm)?.n ? `${f(gg(nm).median, 0)} / ${f(gg(nm).p95, 0)} (${gg(nm).n} frames)` : '–')));
   const mib = (k) => (k === null || k === undefined ? '–' : (k / 1024).toFixed(1));
@@ -379,7 +404,9 @@ function report(R) {
     tgt('per added viewer ≥ 25× below per-connection', `${f(pa.ours.value, 2)} vs ${f(pa['per-connection'].value, 2)} (${Number.isFinite(ratio) ? f(ratio, 0) + '×' : 'ours ≤ 0'})`, ratio >= 25);
   }
   if (tt('ours')) {
-    tgt('time to first frame median ≤ 300 ms', `${f(tt('ours').median, 0)} ms`, tt('ours').median !== null && tt('ours').median <= 300);
+    const tw = S.ours?.ttffWatchedSummary;
+    const also = tw ? ` (${f(tw.median, 0)} / ${f(tw.p95, 0)} ms when another viewer already watches)` : '';
+    tgt('time to first frame median ≤ 300 ms', `${f(tt('ours').median, 0)} ms${also}`, tt('ours').median !== null && tt('ours').median <= 300);
     tgt('time to first frame p95 ≤ 500 ms', `${f(tt('ours').p95, 0)} ms`, tt('ours').p95 !== null && tt('ours').p95 <= 500);
     if (tt('relay')) {
       const failedRelay = tt('relay').failed;

@@ -58,8 +58,18 @@
     video.requestVideoFrameCallback(onFrame);
   }
 
+  // Where a join's time goes: ICE connected, DTLS done (connectionState
+  // "connected"), first RTP (the track unmutes), first frame.
+  function watchPc(p) {
+    if (!p || p.benchWatched) return;
+    p.benchWatched = true;
+    p.addEventListener('iceconnectionstatechange', () => mark(`ice-${p.iceConnectionState}`));
+    p.addEventListener('connectionstatechange', () => mark(`pc-${p.connectionState}`));
+  }
+
   function showTrack(track) {
     mark('track');
+    track.addEventListener('unmute', () => mark('unmute'), { once: true });
     const video = $video();
     video.srcObject = new MediaStream([track]);
     video.play().catch(() => {});
@@ -91,6 +101,7 @@
                 tracks: /m=application/.test(jsep.sdp) ? [{ type: 'data' }] : [],
                 success: (ans) => {
                   mark('answer');
+                  watchPc(handle.webrtcStuff.pc);
                   handle.send({ message: { request: 'start' }, jsep: ans, error: fail });
                 },
                 error: fail,
@@ -111,6 +122,7 @@
   async function startAiortc() {
     pc = new RTCPeerConnection();
     pc.addTransceiver('video', { direction: 'recvonly' });
+    watchPc(pc);
     pc.ontrack = (e) => { if (e.track.kind === 'video') showTrack(e.track); };
     await pc.setLocalDescription(await pc.createOffer());
     // aiortc takes no trickle: send the offer once gathering is over

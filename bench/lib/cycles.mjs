@@ -16,13 +16,18 @@ import { sleep } from './procs.mjs';
 const tx = () => randomBytes(9).toString('base64url');
 
 async function post(url, body) {
-  const r = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(10000),
-  });
-  return r.json();
+  try {
+    const r = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(10000),
+    });
+    return await r.json();
+  } catch (e) {
+    // Say which request it was: a bare "aborted due to timeout" tells nothing.
+    throw new Error(`${body.janus}${body.body ? ' ' + body.body.request : ''}: ${e.message}`);
+  }
 }
 
 async function signallingCycle(base) {
@@ -39,8 +44,13 @@ async function signallingCycle(base) {
     // The event with the offer (bounded: a few long polls at most).
     let offer = false;
     for (let i = 0; i < 5 && !offer; i++) {
-      const r = await fetch(`${surl}?maxev=5&rid=${Date.now()}`, { signal: AbortSignal.timeout(15000) });
-      const body = await r.json();
+      let body;
+      try {
+        const r = await fetch(`${surl}?maxev=5&rid=${Date.now()}`, { signal: AbortSignal.timeout(15000) });
+        body = await r.json();
+      } catch (e) {
+        throw new Error(`long poll for the offer: ${e.message}`);
+      }
       for (const m of Array.isArray(body) ? body : [body]) {
         if (m.transaction === t && m.jsep) offer = true;
         if (m.transaction === t && m.plugindata?.data?.error_code) throw new Error(`watch: ${JSON.stringify(m.plugindata.data)}`);
@@ -76,7 +86,7 @@ export async function joinLeaveCycles(base, { signalling = 950, full = 50, concu
   for (let i = 0; i < full; i++) {
     const v = new BenchViewer({ kind: 'camera', url: base }, `cycle-${i}`);
     try {
-      await v.join(15000);
+      await v.join(15000).catch((e) => { throw new Error(`full join: ${e.message}`); });
       for (let k = 0; k < 100 && v.rtp.keyframes === 0; k++) await sleep(50);
       if (v.rtp.keyframes === 0) throw new Error('no key frame within 5 s');
       fullDone++;
