@@ -153,10 +153,72 @@ export class Janus {
     }
   }
 
+  // The backtrace of a core dump Janus left (all threads, symbols as far as
+  // the installed libraries have them), saved to backtrace.txt; the core
+  // itself is deleted (it is large).  '' when there is none.
+  backtrace() {
+    const bt = path.join(this.dir, 'backtrace.txt');
+    if (fs.existsSync(bt)) return fs.readFileSync(bt, 'utf8');
+    const core = fs.readdirSync(this.dir).find((f) => /^core(\.\d+)?$/.test(f));
+    if (!core) return '';
+    let text;
+    try {
+      text = execFileSync('gdb', ['-batch', '-nx', '-ex', 'info signals SIGFPE', '-ex', 'bt 30',
+        '-ex', 'thread apply all bt 12', '/usr/bin/janus', path.join(this.dir, core)],
+      { timeout: 60000, maxBuffer: 8 << 20, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+    } catch (e) {
+      text = `gdb failed: ${e.message}\n${e.stdout || ''}`;
+    }
+    // Keep the crashing thread's stack and the other threads' tops.
+    text = text.split('\n').filter((l) => /^#|^Thread|^Program|^Core|signal/.test(l)).join('\n');
+    fs.writeFileSync(bt, text);
+    fs.rmSync(path.join(this.dir, core), { force: true });
+    return text;
+  }
+
+  // One Janus Admin API request (diagnostics only: what Janus itself holds
+  // about sessions and handles when a client is stuck).
+  async admin(janus, extra = {}, { session, handle } = {}) {
+    const url = [this.adminUrl, session, handle].filter((x) => x !== undefined).join('/');
+    const r = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ janus, transaction: `adm${Date.now()}`, admin_secret: 'janusoverlord', ...extra }),
+      signal: AbortSignal.timeout(5000),
+    });
+    return r.json();
+  }
+
+  // Every session and handle Janus has, with the plugin's own view of each
+  // handle (query_session) and the WebRTC state, trimmed for a report.
+  async dumpHandles({ max = 12 } = {}) {
+    const out = [];
+    try {
+      const ss = (await this.admin('list_sessions')).sessions || [];
+      for (const s of ss.slice(-max)) {
+        const hs = (await this.admin('list_handles', {}, { session: s })).handles || [];
+        for (const h of hs) {
+          const i = (await this.admin('handle_info', {}, { session: s, handle: h })).info || {};
+          out.push(JSON.stringify({
+            session: s, handle: h, plugin: i.plugin, created: i.created,
+            plugin_specific: i.plugin_specific, flags: i.flags, agent_created: i['agent-created'],
+            sdps: i.sdps ? { profile: i.sdps.profile, local: !!i.sdps.local, remote: !!i.sdps.remote } : undefined,
+            webrtc_state: i.webrtc_state ?? i.flags?.['ready'],
+          }));
+        }
+      }
+    } catch (e) {
+      out.push(`admin API failed: ${e.message}`);
+    }
+    return out.join('\n');
+  }
+
   // Why Janus is gone, for an assertion message.
   deathReport() {
     const sig = this.strace ? `\nsignals (Janus pid ${this.pid}, test pid ${process.pid}):\n${this.signals()}` : '';
-    return `exit ${JSON.stringify(this.exit)}${sig}\n--- Janus log tail (${this.logFile}) ---\n${this.tail(60)}`;
+    const bt = this.exit?.signal ? this.backtrace() : '';
+    return `exit ${JSON.stringify(this.exit)}${sig}${bt ? `\n--- backtrace ---\n${bt.slice(0, 6000)}` : ''}` +
+      `\n--- Janus log tail (${this.logFile}) ---\n${this.tail(60)}`;
   }
 
   // Lines of the log that match re, for failure messages (last `max` ones).
@@ -219,6 +281,13 @@ export class Janus {
     else if (v.crashed) errs.push(`Janus exited badly on stop (code ${v.code}, signal ${v.signal})`);
     if (v.killed) errs.push('Janus did not exit within the timeout after SIGINT (killed)');
     if (errs.length && this.strace) errs.push(`signals received by Janus (pid ${this.pid}):\n${this.signals()}`);
+    if (v.signal && !v.killed) {
+      // "Bye!" is Janus's last line: a signal after it is an exit-time crash
+      // (library destructors, threads left running), not one in service.
+      const afterBye = /\nBye!\s*$/.test(this.log());
+      const bt = this.backtrace();
+      errs.push(`${afterBye ? 'crash after "Bye!" (exit time)' : 'crash'}; backtrace:\n${bt ? bt.slice(0, 6000) : '(no core dump)'}`);
+    }
     errs.push(...v.sanitizer.problems);
     if (v.sanitizer.ignored.length) {
       console.log(`# sanitizer: ${v.sanitizer.ignored.length} leak report(s) outside our plugin ignored`);
@@ -241,8 +310,9 @@ export async function startJanus({
   raw,
   ip = SERVER_IP,
   httpPort = 8088,
+  adminPort = 7088,
   iface = SERVER_IFACE,
-  debugLevel = 4,
+  debugLevel = Number(process.env.CAM_JANUS_DEBUG || 4),
   startTimeout,
   name = 'janus',
 } = {}) {
@@ -250,7 +320,7 @@ export async function startJanus({
     if (!fs.existsSync(so)) throw new Error(`no plugin at ${so} (build first: make)`);
   }
   const dir = makeTmpDir(name);
-  const args = ['--out', dir, '--ip', ip, '--http-port', String(httpPort), '--interface', iface,
+  const args = ['--out', dir, '--ip', ip, '--http-port', String(httpPort), '--admin-port', String(adminPort), '--interface', iface,
     '--debug-level', String(debugLevel)];
   for (const so of plugins) args.push('--plugin', so);
   const sets = Array.isArray(set) ? set : Object.entries(set).map(([k, v]) => `${k}=${v}`);
@@ -279,11 +349,16 @@ export async function startJanus({
   const logFile = path.join(dir, 'janus.log');
   const fd = fs.openSync(logFile, 'a');
   fs.writeSync(fd, `# ${argv.join(' ')}\n`);
-  const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', fd, fd], env });
+  // Core dumps on (core_pattern here is a plain "core" in the working
+  // folder, which is the test's own): a crash then gets a backtrace, which
+  // tells a Janus exit-time crash from one in our plugin.  exec keeps the pid.
+  const wrapped = ['bash', '-c', 'ulimit -c unlimited 2>/dev/null; exec "$@"', 'janus-core', ...argv];
+  const proc = spawn(wrapped[0], wrapped.slice(1), { stdio: ['ignore', fd, fd], env, cwd: dir });
   fs.closeSync(fd);
   const url = `http://${ip}:${httpPort}/janus`;
   const j = new Janus({ dir, proc, url, logFile, plugins, sanitize });
   j.strace = strace;
+  j.adminUrl = `http://${ip}:${adminPort}/admin`;
 
   const limit = startTimeout ?? (sanitize ? 40000 : 15000);
   const deadline = Date.now() + limit;
