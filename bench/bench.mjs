@@ -51,6 +51,19 @@ const P = QUICK ? {
   joins: 20, frames: 400, cycles: { signalling: 950, full: 50 }, hdWindowS: 15,
 };
 
+// --report-only: rebuild the table and the plot from an earlier results.json
+// (e.g. after a change to the report), without measuring anything.
+if (argv.includes('--report-only')) {
+  const R = JSON.parse(fs.readFileSync(path.join(OUT, 'results.json'), 'utf8'));
+  Object.assign(P, R.params);
+  const { table, targets } = report(R);
+  R.targets = targets;
+  fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify(R, null, 2));
+  fs.writeFileSync(path.join(OUT, 'results.md'), table);
+  plot(R);
+  console.log(table);
+  process.exit(0);
+}
 fs.mkdirSync(OUT, { recursive: true });
 const logDir = path.join(OUT, 'logs');
 fs.mkdirSync(logDir, { recursive: true });
@@ -376,7 +389,15 @@ function report(R) {
   row('CPU per added viewer (% of one core)', names.map((nm) => (pa[nm] ? `${f(pa[nm].value, 2)} (1→${pa[nm].to})` : '–')));
   for (const n of counts.filter((c) => c > 0)) {
     if (!names.some((nm) => point(nm, n))) continue;
-    row(`slowest viewer fps, ${n} viewer${n === 1 ? '' : 's'}`, names.map((nm) => f(point(nm, n)?.minFps)));
+    row(`slowest viewer fps, ${n} viewer${n === 1 ? '' : 's'}`, names.map((nm) => {
+      const p = point(nm, n);
+      if (!p) return '–';
+      // A viewer whose join failed has 0 fps; say so rather than hide the
+      // slowest working viewer behind it.
+      const got = (p.viewerFps || []).filter((x) => x > 0);
+      if (p.joined !== undefined && p.joined < n && got.length) return `${f(Math.min(...got))} (${n - p.joined} of ${n} did not join)`;
+      return f(p.minFps);
+    }));
   }
   const tt = (nm) => S[nm]?.ttffSummary;
   row(`time to first frame, median / p95 (ms, Chromium, ${P.joins} joins; ours: the only viewer, on-demand start)`, names.map((nm) => (tt(nm) ? `${f(tt(nm).median, 0)} / ${f(tt(nm).p95, 0)}${tt(nm).failed ? ` (${tt(nm).failed} failed)` : ''}` : '–')));

@@ -24,9 +24,10 @@ export const STREAMING_SO = `/usr/lib/${multiarch}/janus/plugins/libjanus_stream
 //   dir: a fresh folder for the configuration and the log
 //   plugins: .so paths; set: ["key=value"] for janus.plugin.camera.jcfg
 //   files: {name: text} written into the configuration folder
-export async function startJanus({ dir, plugins = [CAMERA_SO], set = [], files = {}, ip, iface, httpPort = 8088 }) {
+export async function startJanus({ dir, plugins = [CAMERA_SO], set = [], files = {}, ip, iface, httpPort = 8088,
+  debugLevel = Number(process.env.BENCH_JANUS_DEBUG || 3) }) {
   fs.mkdirSync(dir, { recursive: true });
-  const args = ['--out', dir, '--ip', ip, '--http-port', String(httpPort), '--interface', iface, '--debug-level', '3'];
+  const args = ['--out', dir, '--ip', ip, '--http-port', String(httpPort), '--interface', iface, '--debug-level', String(debugLevel)];
   for (const so of plugins) args.push('--plugin', so);
   for (const kv of set) args.push('--set', kv);
   const cmdline = execFileSync(path.join(repoRoot, 'tools', 'janus-conf'), args).toString().trim();
