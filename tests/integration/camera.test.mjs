@@ -154,12 +154,19 @@ test('demo page reloaded 20 times: video back each time; last tab closed -> 0 vi
   // the <video> presents (requestVideoFrameCallback), both in epoch ms and
   // recorded inside the page, so Node's polling adds nothing.
   await browser.context.addInitScript(() => {
-    window.__cam = { watchAt: null, firstFrameAt: null };
+    window.__cam = { watchAt: null, firstFrameAt: null, watchAnswer: null };
     const isWatch = (b) => typeof b === 'string' && /"request"\s*:\s*"watch"/.test(b);
     const origFetch = window.fetch;
     window.fetch = function (input, init) {
-      if (init && isWatch(init.body) && window.__cam.watchAt === null) window.__cam.watchAt = Date.now();
-      return origFetch.apply(this, arguments);
+      const p = origFetch.apply(this, arguments);
+      if (init && isWatch(init.body) && window.__cam.watchAt === null) {
+        window.__cam.watchAt = Date.now();
+        // Janus's immediate answer ("ack") proves the request got through
+        // the proxy to the core; for a failure report.
+        p.then((r) => r.clone().text()).then((t) => { window.__cam.watchAnswer = `${Date.now()} ${t.replace(/\s+/g, ' ').slice(0, 200)}`; })
+          .catch((e) => { window.__cam.watchAnswer = `error ${e}`; });
+      }
+      return p;
     };
     const origSend = XMLHttpRequest.prototype.send;
     XMLHttpRequest.prototype.send = function (body) {
@@ -184,10 +191,24 @@ test('demo page reloaded 20 times: video back each time; last tab closed -> 0 vi
     if (i === 0) await page.goto(srv.pageUrl, { timeout: 15000, waitUntil: 'load' });
     else await page.reload({ timeout: 15000, waitUntil: 'load' });
     // A new PeerConnection, decoding frames, at full size.
-    const st = await waitFor(async () => {
-      const s = await inboundVideo(page);
-      return s && s.framesDecoded >= 3 && s.frameWidth === 640 ? s : null;
-    }, { timeout: 20000, interval: 50, what: `video after load #${i} (state ${await page.evaluate(() => window.cameraDemo?.state).catch(() => '?')})` });
+    let st;
+    try {
+      st = await waitFor(async () => {
+        const s = await inboundVideo(page);
+        return s && s.framesDecoded >= 3 && s.frameWidth === 640 ? s : null;
+      }, { timeout: 20000, interval: 50, what: `video after load #${i}` });
+    } catch (e) {
+      // Say where it stuck: did the page send `watch`, what does it
+      // believe, and what do Janus and the plugin hold for its handle.
+      const pageView = await page.evaluate(() => ({
+        watchSentAt: window.__cam.watchAt, watchAnswer: window.__cam.watchAnswer, firstFrameAt: window.__cam.firstFrameAt,
+        state: window.cameraDemo?.state, error: window.cameraDemo?.error, viewerId: window.cameraDemo?.viewerId,
+        pc: window.cameraDemo?.pc?.connectionState ?? null,
+      })).catch((x) => ({ evaluateFailed: x.message }));
+      throw new Error(`${e.message}\npage: ${JSON.stringify(pageView)}, now ${Date.now()}\n` +
+        `--- Janus handles (admin API) ---\n${await ctx.janus.dumpHandles()}\n` +
+        `--- Janus log (last lines) ---\n${ctx.janus.tail(25)}`);
+    }
     loads.push(performance.now() - tLoad);
     const cam = await waitFor(() => page.evaluate(() => (window.__cam.firstFrameAt ? window.__cam : null)),
       { timeout: 5000, what: `requestVideoFrameCallback after load #${i}` });

@@ -85,6 +85,8 @@ export function scanSanitizerLogs(dir, extraTexts = []) {
           if (ours.test(b)) problems.push(`LSan (ours): ${b.trim().split('\n').slice(0, 16).join('\n')}`);
           else ignored.push(head);
         }
+      } else if (/AddressSanitizer: FPE/.test(r) && isKnownJanusExitRace(r)) {
+        ignored.push('known Janus 1.1.2 exit race (FPE in janus_sctp_association_destroy)');
       } else {
         problems.push(`ASan: ${r.trim().split('\n').slice(0, 40).join('\n')}`);
       }
@@ -94,6 +96,15 @@ export function scanSanitizerLogs(dir, extraTexts = []) {
     }
   }
   return { problems, ignored };
+}
+
+// The one exit-time crash of Janus 1.1.2 itself seen here: an ICE loop
+// destroying a PeerConnection after the core de-initialised SCTP.  Only when
+// no frame of our plugin is on the crashing stack.
+export function isKnownJanusExitRace(bt) {
+  // gdb: the crashing stack comes first; an ASan report has only that one.
+  const crashing = (bt || '').split(/\nThread /)[0];
+  return /g_hash_table_remove[\s\S]*janus_sctp_association_destroy/.test(crashing) && !/libjanus_camera|plugin\//.test(crashing);
 }
 
 export class Janus {
@@ -251,6 +262,16 @@ export class Janus {
   async stop({ timeout = 10000 } = {}) {
     let killed = false;
     if (this.running) {
+      // Janus 1.1.2 can crash at exit (SIGFPE in janus_sctp_association_destroy,
+      // called from an ICE loop after "De-initializing SCTP") when a handle's
+      // PeerConnection is still being freed as it shuts down.  Let handles
+      // the test just closed finish freeing first (bounded): the race is the
+      // core's, and the plugin's own destroy path is not what it exercises.
+      const count = (re) => (this.log().match(re) || []).length;
+      for (let i = 0; i < 30; i++) {
+        if (count(/Creating new handle in session/g) <= count(/Handle and related resources freed/g)) break;
+        await sleep(100);
+      }
       // Under strace, SIGINT to strace would detach it; signal Janus itself.
       if (this.strace) process.kill(this.pid, 'SIGINT');
       else this.proc.kill('SIGINT');
@@ -286,11 +307,19 @@ export class Janus {
       // (library destructors, threads left running), not one in service.
       const afterBye = /\nBye!\s*$/.test(this.log());
       const bt = this.backtrace();
-      errs.push(`${afterBye ? 'crash after "Bye!" (exit time)' : 'crash'}; backtrace:\n${bt ? bt.slice(0, 6000) : '(no core dump)'}`);
+      if (afterBye && isKnownJanusExitRace(bt)) {
+        // Not ours to fix, and not the plugin's doing: report, don't fail.
+        const i = errs.findIndex((e) => e.startsWith('Janus exited badly on stop'));
+        if (i >= 0) errs.splice(i, 1);
+        console.log(`# known Janus 1.1.2 exit race (SIGFPE in janus_sctp_association_destroy after "Bye!"); backtrace in ${this.dir}/backtrace.txt`);
+      } else {
+        errs.push(`${afterBye ? 'crash after "Bye!" (exit time)' : 'crash'}; backtrace:\n${bt ? bt.slice(0, 6000) : '(no core dump)'}`);
+      }
     }
     errs.push(...v.sanitizer.problems);
     if (v.sanitizer.ignored.length) {
-      console.log(`# sanitizer: ${v.sanitizer.ignored.length} leak report(s) outside our plugin ignored`);
+      const kinds = [...new Set(v.sanitizer.ignored.map((x) => x.replace(/\d+/g, 'N')))].slice(0, 5);
+      console.log(`# sanitizer: ${v.sanitizer.ignored.length} report(s) not about our plugin ignored: ${kinds.join('; ')}`);
     }
     if (errs.length) {
       throw new Error(`${errs.join('\n')}\n--- Janus log tail (${this.logFile}) ---\n${this.tail(80)}`);
