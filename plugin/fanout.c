@@ -104,10 +104,10 @@ int cam_fanout_waiting(cam_fanout *fo)
 	return n;
 }
 
-void cam_fanout_deliver(cam_fanout *fo, const cam_fanout_frame *frame)
+int cam_fanout_deliver(cam_fanout *fo, const cam_fanout_frame *frame)
 {
 	if(frame->count <= 0)
-		return;
+		return 0;
 	pthread_mutex_lock(&fo->lock);
 	int served = 0;
 	for(int i = 0; i < fo->count; i++) {
@@ -126,6 +126,7 @@ void cam_fanout_deliver(cam_fanout *fo, const cam_fanout_frame *frame)
 		fo->packets += (uint64_t)served * (uint64_t)frame->count;
 	}
 	pthread_mutex_unlock(&fo->lock);
+	return served;
 }
 
 void cam_fanout_totals(cam_fanout *fo, uint64_t *frames, uint64_t *packets)

@@ -57,7 +57,8 @@ int cam_fanout_count(cam_fanout *fo);
 /* Viewers still waiting for their first key frame. */
 int cam_fanout_waiting(cam_fanout *fo);
 
-void cam_fanout_deliver(cam_fanout *fo, const cam_fanout_frame *frame);
+/* Returns how many viewers were sent the frame. */
+int cam_fanout_deliver(cam_fanout *fo, const cam_fanout_frame *frame);
 
 /* Totals since creation: frames delivered to at least one viewer, and
  * packets handed to send() summed over viewers. */

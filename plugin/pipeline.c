@@ -184,8 +184,9 @@ static void emit_packet(void *opaque, const uint8_t *packet, size_t len, bool fi
 	p->buf_len += len;
 }
 
-/* Packetizes one encoded frame once and hands it to every viewer. */
-static void send_frame(cam_pipeline *p, const cam_encoded_frame *ef)
+/* Packetizes one encoded frame once and hands it to every viewer.  Returns
+ * how many viewers got it. */
+static int send_frame(cam_pipeline *p, const cam_encoded_frame *ef)
 {
 	/* 90 kHz from the capture clock, so the RTP clock follows real time. */
 	uint32_t ts = p->ts_base + (uint32_t)((uint64_t)ef->capture_us * 9 / 100);
@@ -194,13 +195,13 @@ static void send_frame(cam_pipeline *p, const cam_encoded_frame *ef)
 	int n = cam_rtp_vp8_packetize(&p->rtp, ef->data, ef->size, ts, emit_packet, p);
 	if(n <= 0 || p->npackets != n) {
 		CAM_ERR("packetizer failed on a %zu-byte frame (%d)", ef->size, n);
-		return;
+		return 0;
 	}
 	/* Pointers only now: the buffer may have moved while it grew. */
 	for(int i = 0; i < n; i++)
 		p->packets[i].data = p->buf + p->offsets[i];
 	cam_fanout_frame frame = {.packets = p->packets, .count = n, .keyframe = ef->keyframe};
-	cam_fanout_deliver(p->fo, &frame);
+	return cam_fanout_deliver(p->fo, &frame);
 }
 
 static cam_encoder_config encoder_config_for(const cam_pipeline *p, const cam_frame *f)
@@ -303,10 +304,8 @@ static void encode_and_send(cam_pipeline *p, const cam_frame *f)
 	}
 	if(ef.size == 0)
 		return;
-	if(ef.keyframe) {
-		p->last_key_ms = now;
+	if(ef.keyframe)
 		p->restart_key = false;
-	}
 	pthread_mutex_lock(&p->lock);
 	if(ef.keyframe) {
 		p->key_requested = false;
@@ -317,7 +316,13 @@ static void encode_and_send(cam_pipeline *p, const cam_frame *f)
 	p->status.frames++;
 	p->status.bytes += ef.size;
 	pthread_mutex_unlock(&p->lock);
-	send_frame(p, &ef);
+	int served = send_frame(p, &ef);
+	/* Only a key frame that someone got spaces the forced ones: the first
+	 * frame of an on-demand start reaches nobody (the viewer that started it
+	 * subscribes once its PeerConnection is up), and must not make that
+	 * viewer wait keyframe_min_gap_ms for its own. */
+	if(ef.keyframe && served > 0)
+		p->last_key_ms = now;
 }
 
 static void close_source(cam_pipeline *p)

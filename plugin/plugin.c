@@ -652,7 +652,7 @@ static struct janus_plugin_result *camera_handle_message(janus_plugin_session *h
 		reply = cam_error_json(code, err);
 	} else if(cam_request_is_async(req.kind)) {
 		/* Hand over our reference and the message to the handler thread. */
-		camera_message *msg = g_malloc(sizeof(camera_message));
+		camera_message *msg = g_malloc0(sizeof(camera_message));
 		msg->handle = handle;
 		msg->transaction = transaction;
 		msg->message = message;

@@ -102,6 +102,33 @@ static void test_join_gets_keyframe(void)
 	cam_fanout_free(fo);
 }
 
+/* An on-demand start: the first key frame reaches nobody, so the viewer
+ * that subscribes right after must not wait keyframe_min_gap_ms for its own. */
+static void test_on_demand_join_is_fast(void)
+{
+	cam_fanout *fo = cam_fanout_new(send_cb, NULL);
+	cam_pipeline *p = make(fo, true, 250);
+	cam_pipeline_hold(p);
+	for(int i = 0; i < 200 && status(p).frames == 0; i++)
+		usleep(5000);
+	CHECK(status(p).frames >= 1);
+	sink s = {0};
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cam_fanout_add(fo, &s);
+	for(int i = 0; i < 400 && atomic_load(&s.frames) == 0; i++)
+		usleep(1000);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long waited = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	printf("# first frame %ld ms after joining an on-demand start (gap 250 ms)\n", waited);
+	CHECK_EQ_INT(atomic_load(&s.first_is_key), 1);
+	CHECK(waited < 150);   /* one or two frame periods, not the 250 ms gap */
+	cam_fanout_remove(fo, &s);
+	cam_pipeline_release(p);
+	cam_pipeline_free(p);
+	cam_fanout_free(fo);
+}
+
 static void test_coalesced(void)
 {
 	cam_fanout *fo = cam_fanout_new(send_cb, NULL);
@@ -149,6 +176,7 @@ int main(void)
 {
 	RUN(test_on_demand);
 	RUN(test_join_gets_keyframe);
+	RUN(test_on_demand_join_is_fast);
 	RUN(test_coalesced);
 	RUN(test_configure);
 	return check_exit();
