@@ -207,6 +207,7 @@ test('demo page reloaded 20 times: video back each time; last tab closed -> 0 vi
       })).catch((x) => ({ evaluateFailed: x.message }));
       throw new Error(`${e.message}\npage: ${JSON.stringify(pageView)}, now ${Date.now()}\n` +
         `--- Janus handles (admin API) ---\n${await ctx.janus.dumpHandles()}\n` +
+        `--- Janus threads in the plugin (gdb) ---\n${ctx.janus.liveStacks().slice(0, 12000)}\n` +
         `--- Janus log (last lines) ---\n${ctx.janus.tail(25)}`);
     }
     loads.push(performance.now() - tLoad);

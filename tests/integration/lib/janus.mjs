@@ -224,6 +224,22 @@ export class Janus {
     return out.join('\n');
   }
 
+  // Stacks of the live Janus's threads that are in our plugin (gdb attach,
+  // a second or two), for reports of a stuck request.  Diagnostics only.
+  liveStacks({ all = false } = {}) {
+    if (!this.running) return '(Janus is not running)';
+    let text;
+    try {
+      text = execFileSync('gdb', ['-batch', '-nx', '-p', String(this.pid), '-ex', 'thread apply all bt 25'],
+        { timeout: 60000, maxBuffer: 16 << 20, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+    } catch (e) {
+      return `gdb failed: ${e.message}`;
+    }
+    const threads = text.split(/\n(?=Thread \d+ )/).filter((t) => t.startsWith('Thread '));
+    const keep = all ? threads : threads.filter((t) => /libjanus_camera|plugin\/|camera/.test(t));
+    return keep.map((t) => t.split('\n').filter((l) => /^Thread|^#/.test(l)).join('\n')).join('\n\n');
+  }
+
   // Why Janus is gone, for an assertion message.
   deathReport() {
     const sig = this.strace ? `\nsignals (Janus pid ${this.pid}, test pid ${process.pid}):\n${this.signals()}` : '';
