@@ -9,20 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "log.h"
 #include "stamp.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if(err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
 
 void cam_config_defaults(cam_config *cfg)
 {
@@ -61,9 +49,9 @@ static int parse_int(const char *key, const char *value, long min, long max, int
 	errno = 0;
 	long v = strtol(value, &end, 10);
 	if(errno != 0 || end == value || *end != '\0')
-		return fail(err, errlen, "%s: \"%s\" is not an integer", key, value);
+		return cam_fail(-EINVAL, err, errlen, "%s: \"%s\" is not an integer", key, value);
 	if(v < min || v > max)
-		return fail(err, errlen, "%s: %ld is out of range (%ld..%ld)", key, v, min, max);
+		return cam_fail(-EINVAL, err, errlen, "%s: %ld is out of range (%ld..%ld)", key, v, min, max);
 	*out = (int)v;
 	return 0;
 }
@@ -78,7 +66,7 @@ static int parse_bool(const char *key, const char *value, bool *out, char *err, 
 		*out = false;
 		return 0;
 	}
-	return fail(err, errlen, "%s: \"%s\" is not a boolean (true or false)", key, value);
+	return cam_fail(-EINVAL, err, errlen, "%s: \"%s\" is not a boolean (true or false)", key, value);
 }
 
 /* A non-empty string without control characters, at most max bytes. */
@@ -87,12 +75,12 @@ static int parse_string(const char *key, const char *value, size_t max, char **o
 {
 	size_t len = strlen(value);
 	if(len == 0)
-		return fail(err, errlen, "%s: empty value", key);
+		return cam_fail(-EINVAL, err, errlen, "%s: empty value", key);
 	if(len > max)
-		return fail(err, errlen, "%s: longer than %zu bytes", key, max);
+		return cam_fail(-EINVAL, err, errlen, "%s: longer than %zu bytes", key, max);
 	for(size_t i = 0; i < len; i++) {
 		if((unsigned char)value[i] < 0x20)
-			return fail(err, errlen, "%s: contains a control character", key);
+			return cam_fail(-EINVAL, err, errlen, "%s: contains a control character", key);
 	}
 	char *copy = strdup(value);
 	if(!copy)
@@ -105,14 +93,14 @@ static int parse_string(const char *key, const char *value, size_t max, char **o
 int cam_config_set(cam_config *cfg, const char *key, const char *value, char *err, size_t errlen)
 {
 	if(!key || !value)
-		return fail(err, errlen, "missing key or value");
+		return cam_fail(-EINVAL, err, errlen, "missing key or value");
 	if(!strcmp(key, "source")) {
 		if(!strcmp(value, "pattern"))
 			cfg->source = CAM_SOURCE_KIND_PATTERN;
 		else if(!strcmp(value, "v4l2"))
 			cfg->source = CAM_SOURCE_KIND_V4L2;
 		else
-			return fail(err, errlen, "source: \"%s\" is neither \"pattern\" nor \"v4l2\"", value);
+			return cam_fail(-EINVAL, err, errlen, "source: \"%s\" is neither \"pattern\" nor \"v4l2\"", value);
 		return 0;
 	}
 	if(!strcmp(key, "device"))
@@ -145,7 +133,7 @@ int cam_config_set(cam_config *cfg, const char *key, const char *value, char *er
 		else if(!strcmp(value, "open"))
 			cfg->control = CAM_CONTROL_OPEN;
 		else
-			return fail(err, errlen, "control: \"%s\" is not one of \"none\", \"single\", \"open\"", value);
+			return cam_fail(-EINVAL, err, errlen, "control: \"%s\" is not one of \"none\", \"single\", \"open\"", value);
 		return 0;
 	}
 	if(!strcmp(key, "control_socket"))
@@ -170,11 +158,11 @@ int cam_config_set(cam_config *cfg, const char *key, const char *value, char *er
 int cam_config_check(const cam_config *cfg, char *err, size_t errlen)
 {
 	if(cfg->width % 2 || cfg->height % 2)
-		return fail(err, errlen, "width and height must be even (got %dx%d)", cfg->width, cfg->height);
+		return cam_fail(-EINVAL, err, errlen, "width and height must be even (got %dx%d)", cfg->width, cfg->height);
 	if(cfg->source == CAM_SOURCE_KIND_PATTERN && cam_stamp_height(cfg->width) * 2 > cfg->height)
-		return fail(err, errlen, "%dx%d is too small for the test pattern's stamp", cfg->width, cfg->height);
+		return cam_fail(-EINVAL, err, errlen, "%dx%d is too small for the test pattern's stamp", cfg->width, cfg->height);
 	if(cfg->source == CAM_SOURCE_KIND_V4L2 && (!cfg->device || cfg->device[0] != '/'))
-		return fail(err, errlen, "device must be an absolute path for source = \"v4l2\"");
+		return cam_fail(-EINVAL, err, errlen, "device must be an absolute path for source = \"v4l2\"");
 	return 0;
 }
 

@@ -57,19 +57,6 @@ struct cam_control {
 	cam_control_stats stats;
 };
 
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-	if(err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 static int64_t now_us(void)
 {
 	struct timespec ts;
@@ -426,25 +413,25 @@ static int open_socket(cam_control *c, char *err, size_t errlen)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	if(strlen(c->s.socket_path) >= sizeof(addr.sun_path))
-		return fail(-1, err, errlen, "control_socket: path too long");
+		return cam_fail(-1, err, errlen, "control_socket: path too long");
 	strcpy(addr.sun_path, c->s.socket_path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if(fd < 0)
-		return fail(-1, err, errlen, "control_socket: %s", strerror(errno));
+		return cam_fail(-1, err, errlen, "control_socket: %s", strerror(errno));
 	/* A socket file left by an earlier run would make bind fail; only ever
 	 * remove a socket, never another kind of file. */
 	struct stat st;
 	if(lstat(addr.sun_path, &st) == 0) {
 		if(!S_ISSOCK(st.st_mode)) {
 			close(fd);
-			return fail(-1, err, errlen, "control_socket: %s exists and is not a socket", addr.sun_path);
+			return cam_fail(-1, err, errlen, "control_socket: %s exists and is not a socket", addr.sun_path);
 		}
 		unlink(addr.sun_path);
 	}
 	if(bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 8) < 0) {
 		int e = errno;
 		close(fd);
-		return fail(-1, err, errlen, "control_socket %s: %s", addr.sun_path, strerror(e));
+		return cam_fail(-1, err, errlen, "control_socket %s: %s", addr.sun_path, strerror(e));
 	}
 	/* The device program usually runs as another user of the same group. */
 	chmod(addr.sun_path, 0660);
@@ -475,7 +462,7 @@ cam_control *cam_control_new(const cam_control_settings *settings, const cam_con
 	pthread_mutex_init(&c->lock, NULL);
 	c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if(c->wake_fd < 0) {
-		fail(0, err, errlen, "eventfd: %s", strerror(errno));
+		cam_fail(0, err, errlen, "eventfd: %s", strerror(errno));
 		cam_control_free(c);
 		return NULL;
 	}
@@ -484,7 +471,7 @@ cam_control *cam_control_new(const cam_control_settings *settings, const cam_con
 		return NULL;
 	}
 	if(pthread_create(&c->thread, NULL, control_thread, c) != 0) {
-		fail(0, err, errlen, "could not start the control thread");
+		cam_fail(0, err, errlen, "could not start the control thread");
 		cam_control_free(c);
 		return NULL;
 	}
@@ -522,33 +509,22 @@ void cam_control_free(cam_control *c)
 	free(c);
 }
 
-static bool secret_ok(const char *given, const char *secret)
-{
-	if(!given)
-		return false;
-	size_t lg = strlen(given), ls = strlen(secret);
-	unsigned char diff = 0;
-	for(size_t i = 0; i < ls; i++)
-		diff |= (unsigned char)secret[i] ^ (unsigned char)(i < lg ? given[i] : 0);
-	return diff == 0 && lg == ls;
-}
-
 int cam_control_take(cam_control *c, uint64_t viewer, const char *pin, const char *admin_key,
 	char *err, size_t errlen)
 {
 	if(c->s.policy != CAM_CONTROL_SINGLE)
-		return fail(CAM_ERROR_WRONG_STATE, err, errlen, c->s.policy == CAM_CONTROL_OPEN ?
+		return cam_fail(CAM_ERROR_WRONG_STATE, err, errlen, c->s.policy == CAM_CONTROL_OPEN ?
 			"control is open to every viewer: just send" : "control is disabled");
-	bool admin = admin_key && c->s.admin_key && secret_ok(admin_key, c->s.admin_key);
+	bool admin = admin_key && c->s.admin_key && cam_secret_equal(admin_key, c->s.admin_key);
 	if(admin_key && !admin)
-		return fail(CAM_ERROR_UNAUTHORIZED, err, errlen, "wrong admin_key");
-	if(!admin && c->s.control_pin && !secret_ok(pin, c->s.control_pin))
-		return fail(CAM_ERROR_UNAUTHORIZED, err, errlen, "wrong or missing pin for control");
+		return cam_fail(CAM_ERROR_UNAUTHORIZED, err, errlen, "wrong admin_key");
+	if(!admin && c->s.control_pin && !cam_secret_equal(pin, c->s.control_pin))
+		return cam_fail(CAM_ERROR_UNAUTHORIZED, err, errlen, "wrong or missing pin for control");
 	pthread_mutex_lock(&c->lock);
 	uint64_t holder = c->controller;
 	if(holder && holder != viewer && !admin) {
 		pthread_mutex_unlock(&c->lock);
-		return fail(CAM_ERROR_NOT_CONTROLLER, err, errlen, "viewer %llu holds control",
+		return cam_fail(CAM_ERROR_NOT_CONTROLLER, err, errlen, "viewer %llu holds control",
 			(unsigned long long)holder);
 	}
 	uint64_t previous = set_controller(c, viewer);
@@ -562,7 +538,7 @@ int cam_control_release(cam_control *c, uint64_t viewer, char *err, size_t errle
 	pthread_mutex_lock(&c->lock);
 	if(c->controller != viewer || viewer == 0) {
 		pthread_mutex_unlock(&c->lock);
-		return fail(CAM_ERROR_NOT_CONTROLLER, err, errlen, "not the controller");
+		return cam_fail(CAM_ERROR_NOT_CONTROLLER, err, errlen, "not the controller");
 	}
 	set_controller(c, 0);
 	pthread_mutex_unlock(&c->lock);
@@ -632,15 +608,15 @@ int cam_control_send(cam_control *c, uint64_t viewer, json_t *data, char *err, s
 	size_t size = encoded_size(data);
 	pthread_mutex_lock(&c->lock);
 	if(size == 0 || size > CAM_CONTROL_MAX_MESSAGE)
-		code = fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "message larger than %d bytes",
+		code = cam_fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "message larger than %d bytes",
 			CAM_CONTROL_MAX_MESSAGE);
 	else if(c->s.policy == CAM_CONTROL_NONE)
-		code = fail(CAM_ERROR_NOT_CONTROLLER, err, errlen, "control is disabled");
+		code = cam_fail(CAM_ERROR_NOT_CONTROLLER, err, errlen, "control is disabled");
 	else if(c->s.policy == CAM_CONTROL_SINGLE && c->controller != viewer)
-		code = fail(CAM_ERROR_NOT_CONTROLLER, err, errlen, c->controller ?
+		code = cam_fail(CAM_ERROR_NOT_CONTROLLER, err, errlen, c->controller ?
 			"another viewer holds control" : "take control first");
 	else if(!rate_ok(c, viewer))
-		code = fail(CAM_ERROR_RATE_LIMITED, err, errlen, "more than %d control messages per second",
+		code = cam_fail(CAM_ERROR_RATE_LIMITED, err, errlen, "more than %d control messages per second",
 			c->s.rate_per_s);
 	if(code) {
 		c->stats.rejected++;
@@ -653,7 +629,7 @@ int cam_control_send(cam_control *c, uint64_t viewer, json_t *data, char *err, s
 	if(!text) {
 		c->stats.rejected++;
 		pthread_mutex_unlock(&c->lock);
-		return fail(CAM_ERROR_INTERNAL, err, errlen, "could not encode the message");
+		return cam_fail(CAM_ERROR_INTERNAL, err, errlen, "could not encode the message");
 	}
 	queue_line(c, text, strlen(text));
 	free(text);
@@ -674,15 +650,15 @@ int cam_control_message(cam_control *c, uint64_t viewer, const char *text, size_
 	json_t *value = NULL;
 	if(len == 0 || len > CAM_CONTROL_MAX_MESSAGE) {
 		/* Length 0 is what Janus reports for a 65536-byte frame. */
-		code = fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "message larger than %d bytes",
+		code = cam_fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "message larger than %d bytes",
 			CAM_CONTROL_MAX_MESSAGE);
 	} else if(binary) {
-		code = fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "binary frames are not accepted: send JSON text");
+		code = cam_fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "binary frames are not accepted: send JSON text");
 	} else {
 		json_error_t jerr;
 		value = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
 		if(!value)
-			code = fail(CAM_ERROR_INVALID_JSON, err, errlen, "invalid JSON: %s", jerr.text);
+			code = cam_fail(CAM_ERROR_INVALID_JSON, err, errlen, "invalid JSON: %s", jerr.text);
 	}
 	if(code) {
 		pthread_mutex_lock(&c->lock);

@@ -43,3 +43,14 @@ void cam_log(int level, const char *fmt, ...)
 	}
 	log_sink(level, buf);
 }
+
+int cam_fail(int code, char *err, size_t errlen, const char *fmt, ...)
+{
+	if(err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}

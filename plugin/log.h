@@ -14,6 +14,7 @@
 #define CAM_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum {
 	CAM_LOG_ERR = 2,
@@ -30,6 +31,10 @@ void cam_log_set_sink(cam_log_sink_fn sink);
 void cam_log_set_level(int level);
 
 void cam_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Formats a reason into err (if given) and returns code: the one way every
+ * module reports "what was wrong" next to its return value. */
+int cam_fail(int code, char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #define CAM_ERR(...)  cam_log(CAM_LOG_ERR, __VA_ARGS__)
 #define CAM_WARN(...) cam_log(CAM_LOG_WARN, __VA_ARGS__)

@@ -189,6 +189,20 @@ static camera_session *session_get(janus_plugin_session *handle)
 	return session;
 }
 
+/* Looks a viewer up by id and takes a reference; NULL when gone. */
+static camera_session *session_by_id(uint64_t id)
+{
+	janus_mutex_lock(&sessions_mutex);
+	camera_session *session = g_hash_table_lookup(sessions_by_id, &id);
+	if(session && !g_atomic_int_get(&session->destroyed)) {
+		janus_refcount_increase(&session->ref);
+	} else {
+		session = NULL;
+	}
+	janus_mutex_unlock(&sessions_mutex);
+	return session;
+}
+
 static void message_free(camera_message *msg)
 {
 	if(!msg || msg == &exit_message)
@@ -319,34 +333,70 @@ static void leave_all(camera_session *session, const char *reason)
 		cam_control_viewer_left(control, session->id, reason);
 }
 
-/* Sends an event to every viewer that is watching (any thread but the
- * handle loops: push_event may take a moment). */
-static void broadcast(json_t *event)
+static bool is_watching(camera_session *session)
 {
-	GPtrArray *targets = g_ptr_array_new();
+	janus_mutex_lock(&session->mutex);
+	bool watching = session->state != VIEWER_IDLE;
+	janus_mutex_unlock(&session->mutex);
+	return watching;
+}
+
+static bool is_connected(camera_session *session)
+{
+	janus_mutex_lock(&session->mutex);
+	bool connected = session->media_ready;
+	janus_mutex_unlock(&session->mutex);
+	return connected;
+}
+
+/* The live sessions for which keep() holds, each with a reference taken, so
+ * that the caller can use them without sessions_mutex; sessions_unref()
+ * gives them back. */
+static GPtrArray *sessions_where(bool (*keep)(camera_session *))
+{
+	GPtrArray *list = g_ptr_array_new();
 	janus_mutex_lock(&sessions_mutex);
 	GHashTableIter iter;
 	gpointer value;
 	g_hash_table_iter_init(&iter, sessions);
 	while(g_hash_table_iter_next(&iter, NULL, &value)) {
 		camera_session *session = value;
-		if(g_atomic_int_get(&session->destroyed))
+		if(g_atomic_int_get(&session->destroyed) || !keep(session))
 			continue;
-		janus_mutex_lock(&session->mutex);
-		bool watching = session->state != VIEWER_IDLE;
-		janus_mutex_unlock(&session->mutex);
-		if(watching) {
-			janus_refcount_increase(&session->ref);
-			g_ptr_array_add(targets, session);
-		}
+		janus_refcount_increase(&session->ref);
+		g_ptr_array_add(list, session);
 	}
 	janus_mutex_unlock(&sessions_mutex);
+	return list;
+}
+
+static void sessions_unref(GPtrArray *list)
+{
+	for(guint i = 0; i < list->len; i++) {
+		camera_session *session = g_ptr_array_index(list, i);
+		janus_refcount_decrease(&session->ref);
+	}
+	g_ptr_array_free(list, TRUE);
+}
+
+static int count_watchers(void)
+{
+	GPtrArray *watching = sessions_where(is_watching);
+	int n = (int)watching->len;
+	sessions_unref(watching);
+	return n;
+}
+
+/* Sends an event to every viewer that is watching (any thread but the
+ * handle loops: push_event may take a moment). */
+static void broadcast(json_t *event)
+{
+	GPtrArray *targets = sessions_where(is_watching);
 	for(guint i = 0; i < targets->len; i++) {
 		camera_session *session = g_ptr_array_index(targets, i);
 		gateway->push_event(session->handle, &camera_plugin, NULL, event, NULL);
-		janus_refcount_decrease(&session->ref);
 	}
-	g_ptr_array_free(targets, TRUE);
+	sessions_unref(targets);
 }
 
 /* Pipeline state changes become `source` events (pipeline thread). */
@@ -400,38 +450,18 @@ static void relay_text(camera_session *session, const char *text, size_t len)
  * every viewer whose PeerConnection is up. */
 static void on_telemetry(void *opaque, uint64_t viewer, const char *text, size_t len)
 {
-	GPtrArray *targets = g_ptr_array_new();
-	janus_mutex_lock(&sessions_mutex);
 	if(viewer) {
-		camera_session *session = g_hash_table_lookup(sessions_by_id, &viewer);
-		if(session && !g_atomic_int_get(&session->destroyed)) {
-			janus_refcount_increase(&session->ref);
-			g_ptr_array_add(targets, session);
+		camera_session *session = session_by_id(viewer);
+		if(session) {
+			relay_text(session, text, len);
+			janus_refcount_decrease(&session->ref);
 		}
-	} else {
-		GHashTableIter iter;
-		gpointer value;
-		g_hash_table_iter_init(&iter, sessions);
-		while(g_hash_table_iter_next(&iter, NULL, &value)) {
-			camera_session *session = value;
-			if(g_atomic_int_get(&session->destroyed))
-				continue;
-			janus_mutex_lock(&session->mutex);
-			bool connected = session->media_ready;
-			janus_mutex_unlock(&session->mutex);
-			if(connected) {
-				janus_refcount_increase(&session->ref);
-				g_ptr_array_add(targets, session);
-			}
-		}
+		return;
 	}
-	janus_mutex_unlock(&sessions_mutex);
-	for(guint i = 0; i < targets->len; i++) {
-		camera_session *session = g_ptr_array_index(targets, i);
-		relay_text(session, text, len);
-		janus_refcount_decrease(&session->ref);
-	}
-	g_ptr_array_free(targets, TRUE);
+	GPtrArray *targets = sessions_where(is_connected);
+	for(guint i = 0; i < targets->len; i++)
+		relay_text(g_ptr_array_index(targets, i), text, len);
+	sessions_unref(targets);
 }
 
 /* The `info` answer. */
@@ -439,19 +469,7 @@ static json_t *info_json(void)
 {
 	cam_pipeline_status st;
 	cam_pipeline_get_status(pipeline, &st);
-	int viewers = 0;
-	janus_mutex_lock(&sessions_mutex);
-	GHashTableIter iter;
-	gpointer value;
-	g_hash_table_iter_init(&iter, sessions);
-	while(g_hash_table_iter_next(&iter, NULL, &value)) {
-		camera_session *session = value;
-		janus_mutex_lock(&session->mutex);
-		if(session->state != VIEWER_IDLE)
-			viewers++;
-		janus_mutex_unlock(&session->mutex);
-	}
-	janus_mutex_unlock(&sessions_mutex);
+	int viewers = count_watchers();
 	json_t *source = json_object();
 	json_object_set_new(source, "kind", json_string(st.kind));
 	json_object_set_new(source, "device", st.device ? json_string(st.device) : json_null());
@@ -529,15 +547,7 @@ static json_t *ok_json(void)
  * changes, so that it cannot interleave with that viewer's watch. */
 static int kick(uint64_t id, char *err, size_t errlen)
 {
-	camera_session *session = NULL;
-	janus_mutex_lock(&sessions_mutex);
-	session = g_hash_table_lookup(sessions_by_id, &id);
-	if(session && !g_atomic_int_get(&session->destroyed)) {
-		janus_refcount_increase(&session->ref);   /* handed to the message */
-	} else {
-		session = NULL;
-	}
-	janus_mutex_unlock(&sessions_mutex);
+	camera_session *session = session_by_id(id);   /* its reference goes with the message */
 	if(!session) {
 		snprintf(err, errlen, "no viewer with id %" PRIu64, id);
 		return CAM_ERROR_INVALID_ELEMENT;
@@ -701,24 +711,6 @@ static char *build_offer(void)
 	return sdp;
 }
 
-static uint64_t count_watchers(void)
-{
-	uint64_t n = 0;
-	janus_mutex_lock(&sessions_mutex);
-	GHashTableIter iter;
-	gpointer value;
-	g_hash_table_iter_init(&iter, sessions);
-	while(g_hash_table_iter_next(&iter, NULL, &value)) {
-		camera_session *session = value;
-		janus_mutex_lock(&session->mutex);
-		if(session->state != VIEWER_IDLE)
-			n++;
-		janus_mutex_unlock(&session->mutex);
-	}
-	janus_mutex_unlock(&sessions_mutex);
-	return n;
-}
-
 /* watch / start / stop, on the handler thread.  Returns the event to push,
  * and sets *jsep_out for watch. */
 static json_t *handle_async(camera_session *session, const cam_request *req, json_t *jsep,
@@ -743,7 +735,7 @@ static json_t *handle_async(camera_session *session, const cam_request *req, jso
 					"the previous PeerConnection is still closing: retry in a second, or use a new handle");
 			/* The handler thread is the only one that admits viewers, so
 			 * counting and admitting cannot race with another watch. */
-			if(config.max_viewers > 0 && count_watchers() >= (uint64_t)config.max_viewers) {
+			if(config.max_viewers > 0 && count_watchers() >= config.max_viewers) {
 				snprintf(err, sizeof(err), "viewer limit reached (%d)", config.max_viewers);
 				return cam_error_json(CAM_ERROR_TOO_MANY_VIEWERS, err);
 			}

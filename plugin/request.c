@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "request.h"
 
+#include "log.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,35 +78,22 @@ static const request_spec requests[CAM_REQ_COUNT_] = {
 	{"kick", CAM_REQ_KICK, false, true, kick_fields},
 };
 
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-	if(err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 static int check_field(const field_spec *f, json_t *v, char *err, size_t errlen)
 {
 	switch(f->type) {
 		case FIELD_STRING:
 			if(!json_is_string(v))
-				return fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "%s must be a string", f->name);
+				return cam_fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "%s must be a string", f->name);
 			if(json_string_length(v) > CAM_MAX_STRING)
-				return fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "%s is longer than %d bytes",
+				return cam_fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "%s is longer than %d bytes",
 					f->name, CAM_MAX_STRING);
 			return 0;
 		case FIELD_INT:
 		case FIELD_ID:
 			if(!json_is_integer(v))
-				return fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "%s must be an integer", f->name);
+				return cam_fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "%s must be an integer", f->name);
 			if(json_integer_value(v) < f->min || json_integer_value(v) > f->max)
-				return fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "%s must be within %lld..%lld",
+				return cam_fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "%s must be within %lld..%lld",
 					f->name, (long long)f->min, (long long)f->max);
 			return 0;
 		case FIELD_ANY:
@@ -125,12 +114,12 @@ int cam_request_parse(json_t *body, cam_request *req, char *err, size_t errlen)
 	req->bitrate = req->fps = req->keyframe_interval = -1;
 	req->width = req->height = -1;
 	if(!body || !json_is_object(body))
-		return fail(CAM_ERROR_NO_MESSAGE, err, errlen, "the message must be a JSON object");
+		return cam_fail(CAM_ERROR_NO_MESSAGE, err, errlen, "the message must be a JSON object");
 	json_t *name = json_object_get(body, "request");
 	if(!name)
-		return fail(CAM_ERROR_MISSING_ELEMENT, err, errlen, "missing mandatory element: request");
+		return cam_fail(CAM_ERROR_MISSING_ELEMENT, err, errlen, "missing mandatory element: request");
 	if(!json_is_string(name))
-		return fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "request must be a string");
+		return cam_fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "request must be a string");
 	const request_spec *spec = NULL;
 	for(int i = 0; i < CAM_REQ_COUNT_; i++) {
 		if(!strcmp(requests[i].name, json_string_value(name))) {
@@ -146,14 +135,14 @@ int cam_request_parse(json_t *body, cam_request *req, char *err, size_t errlen)
 			if((unsigned char)*c < 0x20 || *c == '"')
 				*c = '?';
 		}
-		return fail(CAM_ERROR_UNKNOWN_REQUEST, err, errlen, "unknown request \"%s%s\"", shown,
+		return cam_fail(CAM_ERROR_UNKNOWN_REQUEST, err, errlen, "unknown request \"%s%s\"", shown,
 			json_string_length(name) > 32 ? "..." : "");
 	}
 	for(const field_spec *f = spec->fields; f->name; f++) {
 		json_t *v = json_object_get(body, f->name);
 		if(!v) {
 			if(f->required)
-				return fail(CAM_ERROR_MISSING_ELEMENT, err, errlen, "missing mandatory element: %s", f->name);
+				return cam_fail(CAM_ERROR_MISSING_ELEMENT, err, errlen, "missing mandatory element: %s", f->name);
 			continue;
 		}
 		int rc = check_field(f, v, err, errlen);
@@ -178,11 +167,11 @@ int cam_request_parse(json_t *body, cam_request *req, char *err, size_t errlen)
 			req->width = int_field(body, "width");
 			req->height = int_field(body, "height");
 			if((req->width < 0) != (req->height < 0))
-				return fail(CAM_ERROR_MISSING_ELEMENT, err, errlen, "configure needs width and height together");
+				return cam_fail(CAM_ERROR_MISSING_ELEMENT, err, errlen, "configure needs width and height together");
 			if(req->width > 0 && (req->width % 2 || req->height % 2))
-				return fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "width and height must be even");
+				return cam_fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "width and height must be even");
 			if(req->bitrate < 0 && req->fps < 0 && req->keyframe_interval < 0 && req->width < 0)
-				return fail(CAM_ERROR_MISSING_ELEMENT, err, errlen,
+				return cam_fail(CAM_ERROR_MISSING_ELEMENT, err, errlen,
 					"configure needs at least one of bitrate, fps, keyframe_interval, width+height");
 			break;
 		case CAM_REQ_KICK:
@@ -204,32 +193,33 @@ bool cam_request_is_admin(cam_request_kind kind)
 	return kind >= 0 && kind < CAM_REQ_COUNT_ && requests[kind].admin;
 }
 
-/* Compares a given secret with the configured one in time that depends only
- * on the configured secret's length. */
-static bool secret_equal(const char *given, const char *secret)
+int cam_request_check_auth(const cam_config *cfg, const cam_request *req, char *err, size_t errlen)
 {
+	if(cam_request_is_admin(req->kind)) {
+		if(!cfg->admin_key)
+			return cam_fail(CAM_ERROR_UNAUTHORIZED, err, errlen,
+				"admin requests are disabled (no admin_key configured)");
+		if(!req->admin_key || !cam_secret_equal(req->admin_key, cfg->admin_key))
+			return cam_fail(CAM_ERROR_UNAUTHORIZED, err, errlen, "wrong or missing admin_key");
+		return 0;
+	}
+	if(req->kind == CAM_REQ_WATCH && cfg->pin) {
+		if(!req->pin || !cam_secret_equal(req->pin, cfg->pin))
+			return cam_fail(CAM_ERROR_UNAUTHORIZED, err, errlen, "wrong or missing pin");
+	}
+	return 0;
+}
+
+bool cam_secret_equal(const char *given, const char *secret)
+{
+	/* Time depends only on the configured secret's length. */
+	if(!given || !secret)
+		return false;
 	size_t lg = strlen(given), ls = strlen(secret);
 	unsigned char diff = 0;
 	for(size_t i = 0; i < ls; i++)
 		diff |= (unsigned char)secret[i] ^ (unsigned char)(i < lg ? given[i] : 0);
 	return diff == 0 && lg == ls;
-}
-
-int cam_request_check_auth(const cam_config *cfg, const cam_request *req, char *err, size_t errlen)
-{
-	if(cam_request_is_admin(req->kind)) {
-		if(!cfg->admin_key)
-			return fail(CAM_ERROR_UNAUTHORIZED, err, errlen,
-				"admin requests are disabled (no admin_key configured)");
-		if(!req->admin_key || !secret_equal(req->admin_key, cfg->admin_key))
-			return fail(CAM_ERROR_UNAUTHORIZED, err, errlen, "wrong or missing admin_key");
-		return 0;
-	}
-	if(req->kind == CAM_REQ_WATCH && cfg->pin) {
-		if(!req->pin || !secret_equal(req->pin, cfg->pin))
-			return fail(CAM_ERROR_UNAUTHORIZED, err, errlen, "wrong or missing pin");
-	}
-	return 0;
 }
 
 json_t *cam_error_json(int code, const char *reason)

@@ -76,6 +76,10 @@ bool cam_request_is_admin(cam_request_kind kind);
  * Returns 0 or CAM_ERROR_UNAUTHORIZED with a reason. */
 int cam_request_check_auth(const cam_config *cfg, const cam_request *req, char *err, size_t errlen);
 
+/* Compares a secret someone gave with the configured one, in time that
+ * does not depend on where they differ.  false when either is NULL. */
+bool cam_secret_equal(const char *given, const char *secret);
+
 /* {"camera":"event","error_code":code,"error":reason} */
 json_t *cam_error_json(int code, const char *reason);
 

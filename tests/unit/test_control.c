@@ -82,28 +82,30 @@ static int device_connect(void)
 	return fd;
 }
 
-/* Reads one line (without the newline), waiting up to timeout_ms; "" on timeout. */
+/* Reads one line (without the newline), waiting up to timeout_ms; "" on
+ * timeout.  A line cut by the timeout is kept for the next call, which
+ * assumes one device socket at a time (true for every test here). */
 static const char *read_line(int fd, int timeout_ms)
 {
 	static char line[70000];
-	size_t n = 0;
+	static size_t n;
 	int64_t end = now_ms() + timeout_ms;
 	while(n < sizeof(line) - 1) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		int left = (int)(end - now_ms());
-		if(left <= 0 || poll(&p, 1, left) <= 0)
+		if(left < 0 || poll(&p, 1, left) <= 0)
 			break;
 		char ch;
 		if(read(fd, &ch, 1) != 1)
 			break;
 		if(ch == '\n') {
 			line[n] = '\0';
+			n = 0;
 			return line;
 		}
 		line[n++] = ch;
 	}
-	line[0] = '\0';
-	return line;
+	return "";
 }
 
 static int msg(cam_control *c, uint64_t viewer, const char *text)
@@ -236,6 +238,8 @@ static void test_deadman(void)
 	int64_t first_stop = 0;
 	while(now_ms() - silent_since < 1500) {
 		const char *line = read_line(dev, 50);
+		if(*line && getenv("DEBUG_LINES"))
+			fprintf(stderr, "%lld %s\n", (long long)(now_ms() - silent_since), line);
 		if(!strcmp(line, "{\"event\":\"stop\"}")) {
 			if(!stops++)
 				first_stop = now_ms();
