@@ -579,9 +579,7 @@ static void do_kick(camera_session *session)
 static json_t *handle_sync(camera_session *session, const cam_request *req)
 {
 	char err[256] = "";
-	int code = cam_request_check_auth(&config, req, err, sizeof(err));
-	if(code)
-		return cam_error_json(code, err);
+	int code = 0;
 	switch(req->kind) {
 		case CAM_REQ_INFO:
 			return info_json();
@@ -657,7 +655,7 @@ static struct janus_plugin_result *camera_handle_message(janus_plugin_session *h
 	cam_request req;
 	char err[256] = "";
 	json_t *reply = NULL;
-	int code = cam_request_parse(message, &req, err, sizeof(err));
+	int code = cam_request_parse_authorized(message, &config, &req, err, sizeof(err));
 	if(code) {
 		reply = cam_error_json(code, err);
 	} else if(cam_request_is_async(req.kind)) {
@@ -717,9 +715,6 @@ static json_t *handle_async(camera_session *session, const cam_request *req, jso
 	json_t **jsep_out)
 {
 	char err[256] = "";
-	int code = cam_request_check_auth(&config, req, err, sizeof(err));
-	if(code)
-		return cam_error_json(code, err);
 	switch(req->kind) {
 		case CAM_REQ_WATCH: {
 			janus_mutex_lock(&session->mutex);
@@ -820,7 +815,7 @@ static void *handler(void *data)
 		cam_request req;
 		char err[256] = "";
 		json_t *event = NULL, *jsep = NULL;
-		int code = cam_request_parse(msg->message, &req, err, sizeof(err));
+		int code = cam_request_parse_authorized(msg->message, &config, &req, err, sizeof(err));
 		event = code ? cam_error_json(code, err) : handle_async(session, &req, msg->jsep, &jsep);
 		int rc = gateway->push_event(msg->handle, &camera_plugin, msg->transaction, event, jsep);
 		int level = rc == 0 ? LOG_VERB : LOG_WARN;

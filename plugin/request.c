@@ -183,6 +183,35 @@ int cam_request_parse(json_t *body, cam_request *req, char *err, size_t errlen)
 	return 0;
 }
 
+static const request_spec *find_spec(json_t *body)
+{
+	const char *name = json_string_value(json_object_get(body, "request"));
+	for(int i = 0; name && i < CAM_REQ_COUNT_; i++) {
+		if(!strcmp(requests[i].name, name))
+			return &requests[i];
+	}
+	return NULL;
+}
+
+int cam_request_parse_authorized(json_t *body, const cam_config *cfg, cam_request *req,
+	char *err, size_t errlen)
+{
+	int code = cam_request_parse(body, req, err, errlen);
+	if(code == CAM_ERROR_MISSING_ELEMENT || code == CAM_ERROR_INVALID_ELEMENT) {
+		const request_spec *spec = find_spec(body);
+		if(spec && spec->admin) {
+			json_t *key = json_object_get(body, "admin_key");
+			if(!cfg->admin_key || !json_is_string(key) ||
+					!cam_secret_equal(json_string_value(key), cfg->admin_key))
+				return cam_fail(CAM_ERROR_UNAUTHORIZED, err, errlen, "wrong or missing admin_key");
+		}
+		return code;
+	}
+	if(code)
+		return code;
+	return cam_request_check_auth(cfg, req, err, errlen);
+}
+
 bool cam_request_is_async(cam_request_kind kind)
 {
 	return kind >= 0 && kind < CAM_REQ_COUNT_ && requests[kind].async;

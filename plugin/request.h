@@ -66,6 +66,12 @@ typedef struct cam_request {
  * with a readable reason in err.  Pointers in *req borrow from body. */
 int cam_request_parse(json_t *body, cam_request *req, char *err, size_t errlen);
 
+/* Parses, then authorises: the one call the plugin makes.  An admin request
+ * is judged on its admin_key before its other fields, so that a caller
+ * without the key learns nothing (486) about what would be valid. */
+int cam_request_parse_authorized(json_t *body, const cam_config *cfg, cam_request *req,
+	char *err, size_t errlen);
+
 /* Whether the request is answered by an event (watch, start, stop) rather
  * than synchronously. */
 bool cam_request_is_async(cam_request_kind kind);

@@ -164,6 +164,35 @@ static void test_auth(void)
 	cam_config_clear(&cfg);
 }
 
+static int authorized_code(const cam_config *cfg, const char *text)
+{
+	json_error_t jerr;
+	json_t *body = json_loads(text, 0, &jerr);
+	cam_request req;
+	char err[128] = "";
+	int code = cam_request_parse_authorized(body, cfg, &req, err, sizeof(err));
+	json_decref(body);
+	return code;
+}
+
+/* Without the right key, an admin request's other faults are not revealed. */
+static void test_auth_first_for_admin(void)
+{
+	cam_config cfg;
+	cam_config_defaults(&cfg);
+	char err[64];
+	cam_config_set(&cfg, "admin_key", "k", err, sizeof(err));
+	CHECK_EQ_INT(authorized_code(&cfg, "{\"request\":\"configure\",\"fps\":1000,\"admin_key\":\"x\"}"), CAM_ERROR_UNAUTHORIZED);
+	CHECK_EQ_INT(authorized_code(&cfg, "{\"request\":\"configure\",\"fps\":1000}"), CAM_ERROR_UNAUTHORIZED);
+	CHECK_EQ_INT(authorized_code(&cfg, "{\"request\":\"kick\",\"admin_key\":5}"), CAM_ERROR_UNAUTHORIZED);
+	CHECK_EQ_INT(authorized_code(&cfg, "{\"request\":\"configure\",\"fps\":1000,\"admin_key\":\"k\"}"), CAM_ERROR_INVALID_ELEMENT);
+	CHECK_EQ_INT(authorized_code(&cfg, "{\"request\":\"kick\",\"admin_key\":\"k\"}"), CAM_ERROR_MISSING_ELEMENT);
+	CHECK_EQ_INT(authorized_code(&cfg, "{\"request\":\"kick\",\"admin_key\":\"k\",\"id\":3}"), 0);
+	CHECK_EQ_INT(authorized_code(&cfg, "{\"request\":\"watch\",\"pin\":3}"), CAM_ERROR_INVALID_ELEMENT);
+	CHECK_EQ_INT(authorized_code(&cfg, "{\"request\":\"nope\"}"), CAM_ERROR_UNKNOWN_REQUEST);
+	cam_config_clear(&cfg);
+}
+
 static void test_error_json(void)
 {
 	json_t *e = cam_error_json(CAM_ERROR_WRONG_STATE, "start before watch");
@@ -179,6 +208,7 @@ int main(void)
 	RUN(test_fields);
 	RUN(test_huge_strings);
 	RUN(test_auth);
+	RUN(test_auth_first_for_admin);
 	RUN(test_error_json);
 	return check_exit();
 }
