@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// The README's demo command itself: tools/demo (no install, no build: the
+// caller built the tree) started inside the test namespace with the address,
+// ports and interface options, then a browser on the page it prints.  This is
+// the path a user takes, end to end: janus-conf, the private Janus, the page
+// server and its /janus proxy, janus.js and the demo page.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { launchBrowser, waitDecoded, readStamp } from './lib/browser.mjs';
+import { inTestNamespace, repoRoot, SERVER_IP, SERVER_IFACE, waitFor, makeTmpDir } from './lib/util.mjs';
+
+test('tools/demo: starts Janus and the page server, the page plays the test pattern, SIGTERM stops everything',
+  { timeout: 120000 }, async (t) => {
+    assert.ok(inTestNamespace(), 'not inside the test namespace: run through tests/integration/run');
+    const workdir = makeTmpDir('demo');
+    const demo = spawn(path.join(repoRoot, 'tools/demo'), ['--no-install', '--no-build',
+      '--listen', SERVER_IP, '--port', '8010', '--janus-port', '8098', '--ws-port', '8198',
+      '--interface', SERVER_IFACE, '--workdir', workdir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    demo.stdout.on('data', (d) => { out += d; });
+    demo.stderr.on('data', (d) => { out += d; });
+    const exited = new Promise((resolve) => demo.on('exit', (code, signal) => resolve({ code, signal })));
+    let browser = null;
+    t.after(async () => {
+      if (browser) await browser.close();
+      if (demo.exitCode === null && demo.signalCode === null) demo.kill('SIGKILL');
+    });
+
+    const url = await waitFor(() => (out.match(/ready at (http:\/\/\S+)/) || [])[1],
+      { timeout: 30000, what: () => `the demo's "ready at" line (output so far:\n${out})` });
+    assert.equal(url, `http://${SERVER_IP}:8010/`);
+
+    browser = await launchBrowser();
+    const page = await browser.newPage(url);
+    const stats = await waitDecoded(page, { frames: 30, timeout: 20000 });
+    assert.equal(stats.frameWidth, 640);
+    assert.equal(stats.frameHeight, 480);
+    const valid = async () => {
+      const s = await readStamp(page);
+      return s && !s.error ? s : null;
+    };
+    const a = await waitFor(valid, { timeout: 5000, what: 'a readable stamp on the demo page' });
+    await waitFor(async () => {
+      const b = await valid();
+      return b && b.counter > a.counter;
+    }, { timeout: 5000, what: 'the stamp counter to advance on the demo page' });
+    await browser.close();
+    browser = null;
+
+    demo.kill('SIGTERM');
+    const { code, signal } = await Promise.race([exited,
+      new Promise((resolve) => setTimeout(() => resolve({ code: 'timeout' }), 15000))]);
+    assert.notEqual(code, 'timeout', `tools/demo did not stop on SIGTERM:\n${out}`);
+    assert.ok(code !== null || signal !== null);
+    // Nothing of it is left listening.
+    const left = await fetch(`http://${SERVER_IP}:8098/janus/info`).then(() => true, () => false);
+    assert.equal(left, false, 'Janus still answers after the demo stopped');
+  });
