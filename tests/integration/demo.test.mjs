@@ -11,15 +11,21 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { launchBrowser, waitDecoded, readStamp } from './lib/browser.mjs';
+import { sanitizerEnv, scanSanitizerLogs } from './lib/janus.mjs';
 import { inTestNamespace, repoRoot, SERVER_IP, SERVER_IFACE, waitFor, makeTmpDir } from './lib/util.mjs';
 
 test('tools/demo: starts Janus and the page server, the page plays the test pattern, SIGTERM stops everything',
   { timeout: 120000 }, async (t) => {
     assert.ok(inTestNamespace(), 'not inside the test namespace: run through tests/integration/run');
     const workdir = makeTmpDir('demo');
+    // Under CAM_SANITIZE=1 the plugin is built with ASan: the demo's Janus
+    // needs the runtime preloaded, as every other Janus of the tests gets it,
+    // and its reports are judged the same way afterwards.
+    const { LD_PRELOAD, ...sanEnv } = sanitizerEnv(workdir);
     const demo = spawn(path.join(repoRoot, 'tools/demo'), ['--no-install', '--no-build',
       '--listen', SERVER_IP, '--port', '8010', '--janus-port', '8098', '--ws-port', '8198',
-      '--interface', SERVER_IFACE, '--workdir', workdir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      '--interface', SERVER_IFACE, '--workdir', workdir, ...(LD_PRELOAD ? ['--asan'] : [])],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...sanEnv } });
     let out = '';
     demo.stdout.on('data', (d) => { out += d; });
     demo.stderr.on('data', (d) => { out += d; });
@@ -59,4 +65,6 @@ test('tools/demo: starts Janus and the page server, the page plays the test patt
     // Nothing of it is left listening.
     const left = await fetch(`http://${SERVER_IP}:8098/janus/info`).then(() => true, () => false);
     assert.equal(left, false, 'Janus still answers after the demo stopped');
+    const { problems } = scanSanitizerLogs(workdir);
+    assert.deepEqual(problems, [], 'sanitizer reports from the demo\'s Janus');
   });

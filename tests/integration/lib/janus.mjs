@@ -34,7 +34,7 @@ function mark(kind) {
   if (f) fs.appendFileSync(f, `${kind}\n`);
 }
 
-function sanitizerEnv(dir) {
+export function sanitizerEnv(dir) {
   if (process.env.CAM_SANITIZE !== '1') return {};
   const libasan = execFileSync('gcc', ['-print-file-name=libasan.so']).toString().trim();
   if (!libasan.startsWith('/') || !fs.existsSync(libasan)) {
