@@ -172,19 +172,22 @@ static void session_destroy(camera_session *session)
 		janus_refcount_decrease(&session->ref);
 }
 
+/* Takes a reference on a session found under sessions_mutex, unless it is
+ * being destroyed; NULL then (or when there was none). */
+static camera_session *ref_if_alive(camera_session *session)
+{
+	if(!session || g_atomic_int_get(&session->destroyed))
+		return NULL;
+	janus_refcount_increase(&session->ref);
+	return session;
+}
+
 /* Looks a session up and takes a reference; NULL when gone. */
 static camera_session *session_get(janus_plugin_session *handle)
 {
-	camera_session *session = NULL;
 	janus_mutex_lock(&sessions_mutex);
-	if(g_hash_table_contains(sessions, handle)) {
-		session = handle->plugin_handle;
-		if(session && !g_atomic_int_get(&session->destroyed)) {
-			janus_refcount_increase(&session->ref);
-		} else {
-			session = NULL;
-		}
-	}
+	camera_session *session = g_hash_table_contains(sessions, handle) ?
+		ref_if_alive(handle->plugin_handle) : NULL;
 	janus_mutex_unlock(&sessions_mutex);
 	return session;
 }
@@ -193,12 +196,7 @@ static camera_session *session_get(janus_plugin_session *handle)
 static camera_session *session_by_id(uint64_t id)
 {
 	janus_mutex_lock(&sessions_mutex);
-	camera_session *session = g_hash_table_lookup(sessions_by_id, &id);
-	if(session && !g_atomic_int_get(&session->destroyed)) {
-		janus_refcount_increase(&session->ref);
-	} else {
-		session = NULL;
-	}
+	camera_session *session = ref_if_alive(g_hash_table_lookup(sessions_by_id, &id));
 	janus_mutex_unlock(&sessions_mutex);
 	return session;
 }
@@ -363,8 +361,7 @@ static GPtrArray *sessions_where(bool (*keep)(camera_session *))
 		camera_session *session = value;
 		if(g_atomic_int_get(&session->destroyed) || !keep(session))
 			continue;
-		janus_refcount_increase(&session->ref);
-		g_ptr_array_add(list, session);
+		g_ptr_array_add(list, ref_if_alive(session));
 	}
 	janus_mutex_unlock(&sessions_mutex);
 	return list;

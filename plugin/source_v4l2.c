@@ -256,6 +256,26 @@ static int negotiate(v4l2_source *v)
 	return 0;
 }
 
+/* The header of a memory-mapped capture buffer, for QUERYBUF/QBUF/DQBUF. */
+static struct v4l2_buffer mmap_buffer(unsigned int index)
+{
+	struct v4l2_buffer b;
+	memset(&b, 0, sizeof(b));
+	b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	b.memory = V4L2_MEMORY_MMAP;
+	b.index = index;
+	return b;
+}
+
+static int queue_buffer(v4l2_source *v, unsigned int index)
+{
+	struct v4l2_buffer b = mmap_buffer(index);
+	int rc = xioctl(v->fd, VIDIOC_QBUF, &b);
+	if(rc < 0)
+		log_error(v, "VIDIOC_QBUF", -rc);
+	return rc;
+}
+
 static int start_streaming(v4l2_source *v)
 {
 	struct v4l2_requestbuffers req;
@@ -276,11 +296,7 @@ static int start_streaming(v4l2_source *v)
 	}
 	unsigned int count = req.count < MAX_BUFFERS ? req.count : MAX_BUFFERS;
 	for(unsigned int i = 0; i < count; i++) {
-		struct v4l2_buffer b;
-		memset(&b, 0, sizeof(b));
-		b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-		b.memory = V4L2_MEMORY_MMAP;
-		b.index = i;
+		struct v4l2_buffer b = mmap_buffer(i);
 		rc = xioctl(v->fd, VIDIOC_QUERYBUF, &b);
 		if(rc < 0) {
 			log_error(v, "VIDIOC_QUERYBUF", -rc);
@@ -302,16 +318,9 @@ static int start_streaming(v4l2_source *v)
 		v->nbufs = i + 1;
 	}
 	for(unsigned int i = 0; i < v->nbufs; i++) {
-		struct v4l2_buffer b;
-		memset(&b, 0, sizeof(b));
-		b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-		b.memory = V4L2_MEMORY_MMAP;
-		b.index = i;
-		rc = xioctl(v->fd, VIDIOC_QBUF, &b);
-		if(rc < 0) {
-			log_error(v, "VIDIOC_QBUF", -rc);
+		rc = queue_buffer(v, i);
+		if(rc < 0)
 			return rc;
-		}
 	}
 	int type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
 	rc = xioctl(v->fd, VIDIOC_STREAMON, &type);
@@ -379,19 +388,6 @@ static void v4l2_src_close(cam_source *s)
 	close_device((v4l2_source *)s);
 }
 
-static int queue_buffer(v4l2_source *v, unsigned int index)
-{
-	struct v4l2_buffer b;
-	memset(&b, 0, sizeof(b));
-	b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-	b.memory = V4L2_MEMORY_MMAP;
-	b.index = index;
-	int rc = xioctl(v->fd, VIDIOC_QBUF, &b);
-	if(rc < 0)
-		log_error(v, "VIDIOC_QBUF", -rc);
-	return rc;
-}
-
 /* Dequeues every ready buffer, re-queues all but the newest good one, and
  * returns that one in *newest (*have tells whether there is one). */
 static int drain(v4l2_source *v, struct v4l2_buffer *newest, bool *have)
@@ -399,10 +395,7 @@ static int drain(v4l2_source *v, struct v4l2_buffer *newest, bool *have)
 	*have = false;
 	/* Bounded: a driver faster than this loop cannot keep us here. */
 	for(unsigned int n = 0; n < 4 * MAX_BUFFERS; n++) {
-		struct v4l2_buffer b;
-		memset(&b, 0, sizeof(b));
-		b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-		b.memory = V4L2_MEMORY_MMAP;
+		struct v4l2_buffer b = mmap_buffer(0);
 		int rc = xioctl(v->fd, VIDIOC_DQBUF, &b);
 		if(rc == -EAGAIN)
 			break;

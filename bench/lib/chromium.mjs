@@ -8,34 +8,22 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { FLAGS as TEST_FLAGS, CHROMIUM } from '../../tests/integration/lib/browser.mjs';
 import { repoRoot } from './janus.mjs';
 import { sleep } from './procs.mjs';
 
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--autoplay-policy=no-user-gesture-required',
-  // WebRtcHideLocalIpsWithMdns off: the page offers its real host
-  // candidates, as on a LAN with camera permission.  aiortc cannot resolve
-  // .local names, and all three servers must see the same client.
-  '--disable-features=MediaRouter,OptimizationHints,Translate,WebRtcHideLocalIpsWithMdns',
-  // A headless page must not throttle timers or stop painting: we time it.
-  '--disable-background-timer-throttling',
-  '--disable-renderer-backgrounding',
-  '--disable-backgrounding-occluded-windows',
-];
+// The test harness's flags, except that WebRtcHideLocalIpsWithMdns is off
+// too: the page offers its real host candidates, as on a LAN with camera
+// permission.  aiortc cannot resolve .local names, and all three servers
+// must see the same client.
+const FLAGS = TEST_FLAGS.map((f) => (f.startsWith('--disable-features=') ? `${f},WebRtcHideLocalIpsWithMdns` : f));
 
 const STAMP_JS = path.join(repoRoot, 'html', 'stamp.js');
 
 export async function launch({ tmp }) {
   const dir = fs.mkdtempSync(path.join(tmp || os.tmpdir(), 'chromium-'));
   const context = await chromium.launchPersistentContext(dir, {
-    executablePath: process.env.CAM_CHROMIUM || '/usr/bin/chromium',
+    executablePath: CHROMIUM,
     headless: true,
     args: FLAGS,
     viewport: { width: 800, height: 600 },

@@ -9,53 +9,25 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import { startJanus, CAMERA_SO } from './lib/janus.mjs';
-import { Session } from './lib/api.mjs';
+import { setupJanus } from './lib/setup.mjs';
 import { Viewer, ViewerProcess, PLUGIN } from './lib/viewer.mjs';
 import { startServer } from './lib/server.mjs';
 import { launchBrowser, inboundVideo, readStamp, waitDecoded } from './lib/browser.mjs';
-import { inTestNamespace, median, sleep, waitFor } from './lib/util.mjs';
+import { median, sleep, waitFor } from './lib/util.mjs';
 
 const FPS = 30;
 
-// Per-test setup with one ordered teardown: clients, then the web server,
-// then Janus, whose stop verdict (crash, hang, sanitizer report) fails the
-// test.  Cleanups run newest first.
+// Per-test setup (lib/setup.mjs) plus werift viewers that clean up after
+// themselves.
 async function setup(t, janusOpts = {}) {
-  assert.ok(inTestNamespace(), 'not inside the test namespace: run through tests/integration/run');
-  assert.ok(fs.existsSync(CAMERA_SO), `no plugin at ${CAMERA_SO}: build first (make)`);
-  const cleanups = [];
-  const ctx = { cleanups };
-  t.after(async () => {
-    for (const c of cleanups.reverse()) {
-      try {
-        await c();
-      } catch (e) {
-        console.log(`# cleanup: ${e.message}`);
-      }
-    }
-    if (ctx.janus) await ctx.janus.stopAndCheck();
-  });
-  ctx.janus = await startJanus({ name: t.name.replace(/\W+/g, '-').slice(0, 40), ...janusOpts });
-  assert.ok(ctx.janus.pluginPackages.includes(PLUGIN), `plugins loaded: ${ctx.janus.pluginPackages}`);
-  // A plain handle for `info` and admin requests: attached, never watching,
-  // so it is not a viewer itself.
-  ctx.admin = await Session.create(ctx.janus.url);
-  cleanups.push(() => ctx.admin.destroy());
-  ctx.adminHandle = await ctx.admin.attach(PLUGIN);
-  ctx.info = async () => {
-    const r = await ctx.adminHandle.message({ request: 'info' }, { timeout: 5000 });
-    assert.equal(r.data?.camera, 'info', `info answer: ${JSON.stringify(r.data)}`);
-    return r.data;
-  };
+  const ctx = await setupJanus(t, janusOpts);
+  const { cleanups } = ctx;
   ctx.viewer = async (name, opts) => {
     const v = new Viewer({ url: ctx.janus.url, name });
     cleanups.push(() => v.close());
     await v.join(opts);
     return v;
   };
-  ctx.logExcerpt = (re = /camera|ERR|WARN/i) => `--- Janus log (${ctx.janus.logFile}) ---\n${ctx.janus.grep(re, 40)}`;
   return ctx;
 }
 

@@ -12,13 +12,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startJanus, CAMERA_SO } from './lib/janus.mjs';
-import { Session } from './lib/api.mjs';
+import { startJanus } from './lib/janus.mjs';
+import { setupJanus } from './lib/setup.mjs';
 import { Viewer, PLUGIN } from './lib/viewer.mjs';
 import { Device } from './lib/device.mjs';
 import { startServer } from './lib/server.mjs';
 import { launchBrowser } from './lib/browser.mjs';
-import { inTestNamespace, makeTmpDir, median, sleep, waitFor } from './lib/util.mjs';
+import { makeTmpDir, median, sleep, waitFor } from './lib/util.mjs';
 
 const MAX_FRAME = 65536; // api.md: at most 64 KiB
 
@@ -29,37 +29,12 @@ function socketPath() {
   return path.join(dir, 'control.sock');
 }
 
-// Per-test setup, as in camera.test.mjs, plus the control socket and a
-// device program on it.  Cleanups run newest first, then Janus is stopped
-// and judged (crash, hang, sanitizer report fail the test).
+// Per-test setup (lib/setup.mjs) with the control socket, plus a device
+// program on it and werift viewers whose control channel is proven open.
 async function setup(t, set = {}) {
-  assert.ok(inTestNamespace(), 'not inside the test namespace: run through tests/integration/run');
-  assert.ok(fs.existsSync(CAMERA_SO), `no plugin at ${CAMERA_SO}: build first (make)`);
-  const cleanups = [];
-  const ctx = { cleanups, sock: socketPath() };
-  t.after(async () => {
-    for (const c of cleanups.reverse()) {
-      try {
-        await c();
-      } catch (e) {
-        console.log(`# cleanup: ${e.message}`);
-      }
-    }
-    if (ctx.janus) await ctx.janus.stopAndCheck();
-  });
-  ctx.janus = await startJanus({
-    name: t.name.replace(/\W+/g, '-').slice(0, 40),
-    set: { control_socket: JSON.stringify(ctx.sock), ...set },
-  });
-  assert.ok(ctx.janus.pluginPackages.includes(PLUGIN), `plugins loaded: ${ctx.janus.pluginPackages}`);
-  ctx.admin = await Session.create(ctx.janus.url);
-  cleanups.push(() => ctx.admin.destroy());
-  ctx.adminHandle = await ctx.admin.attach(PLUGIN);
-  ctx.info = async (timeout = 5000) => {
-    const r = await ctx.adminHandle.message({ request: 'info' }, { timeout });
-    assert.equal(r.data?.camera, 'info', `info answer: ${JSON.stringify(r.data)}`);
-    return r.data;
-  };
+  const sock = socketPath();
+  const ctx = await setupJanus(t, { set: { control_socket: JSON.stringify(sock), ...set } }, { sock });
+  const { cleanups } = ctx;
   ctx.device = async (name = 'device', opts) => {
     const d = new Device(ctx.sock, { name });
     cleanups.push(() => d.close());
@@ -80,7 +55,6 @@ async function setup(t, set = {}) {
       { timeout: 10000, what: () => `${name}: the 489 answer to a probe frame (got ${v.messages.slice(m0)})` });
     return v;
   };
-  ctx.logExcerpt = (re = /camera|ERR|WARN/i) => `--- Janus log (${ctx.janus.logFile}) ---\n${ctx.janus.grep(re, 40)}`;
   return ctx;
 }
 

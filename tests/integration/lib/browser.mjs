@@ -15,7 +15,7 @@ export const CHROMIUM = process.env.CAM_CHROMIUM || '/usr/bin/chromium';
 // Flags from docs/testing.md: no sandbox (root in a namespace), no GPU, no
 // QUIC or background traffic (nothing may leave the namespace), autoplay
 // without a gesture so the <video> plays headless.
-const FLAGS = [
+export const FLAGS = [
   '--no-sandbox',
   '--disable-gpu',
   '--disable-quic',
