@@ -355,6 +355,11 @@ int cam_encoder_encode(cam_encoder *enc, const cam_frame *in, bool force_key, ca
 	return 0;
 }
 
+int cam_encoder_check_config(const cam_encoder_config *cfg, char *err, size_t errlen)
+{
+	return valid_config(cfg, err, errlen) ? 0 : -EINVAL;
+}
+
 int cam_encoder_reconfigure(cam_encoder *enc, const cam_encoder_config *cfg)
 {
 	if(!enc)

@@ -33,6 +33,9 @@ typedef struct cam_encoded_frame {
 
 typedef struct cam_encoder cam_encoder;
 
+/* 0 when cam_encoder_new() would accept cfg, else -EINVAL with a reason. */
+int cam_encoder_check_config(const cam_encoder_config *cfg, char *err, size_t errlen);
+
 /* NULL on failure, with a reason in err. */
 cam_encoder *cam_encoder_new(const cam_encoder_config *cfg, char *err, size_t errlen);
 void cam_encoder_free(cam_encoder *enc);

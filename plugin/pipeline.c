@@ -26,6 +26,11 @@ struct cam_pipeline {
 	int64_t last_key_ms;          /* monotonic ms of the last key frame, -1 = none yet */
 	bool restart_key;             /* the next frame must be a key frame */
 	int reopen_delay_ms;
+	/* After the encoder failed: no new attempt before this (monotonic ms),
+	 * and the delay before the one after. */
+	int64_t encoder_retry_ms;
+	int encoder_delay_ms;
+	bool encoder_failed;
 	/* The packets of the frame being sent. */
 	uint8_t *buf;
 	size_t buf_len, buf_cap;
@@ -46,8 +51,15 @@ struct cam_pipeline {
 	bool stop;
 	int holders;
 	bool key_requested;
-	cam_pipeline_change pending;    /* -1 = no change */
 	cam_pipeline_status status;
+	/* One configure at a time (configure_lock, taken before lock): the
+	 * change waits in pending until the thread takes it, then the caller
+	 * waits on applied_cond for its result. */
+	pthread_mutex_t configure_lock;
+	pthread_cond_t applied_cond;
+	cam_pipeline_change pending;    /* -1 = no change */
+	bool change_taken, change_done;
+	cam_pipeline_result result;
 };
 
 const char *cam_source_state_name(cam_source_state state)
@@ -96,15 +108,18 @@ cam_pipeline *cam_pipeline_new(cam_source *src, cam_fanout *fo, const cam_pipeli
 	p->last_key_ms = -1;
 	p->restart_key = true;
 	p->reopen_delay_ms = REOPEN_MIN_MS;
+	p->encoder_delay_ms = REOPEN_MIN_MS;
 	p->pending = CAM_PIPELINE_NO_CHANGE;
 	cam_rtp_vp8_init(&p->rtp, cfg->payload_type, random_u32(), (uint16_t)random_u32(),
 		(uint16_t)(random_u32() & 0x7fff), CAM_RTP_MAX_PACKET);
 	p->ts_base = random_u32();
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->configure_lock, NULL);
 	pthread_condattr_t attr;
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->wake, &attr);
+	pthread_cond_init(&p->applied_cond, &attr);
 	pthread_condattr_destroy(&attr);
 	p->status.state = CAM_SOURCE_IDLE;
 	p->status.kind = src->ops->kind;
@@ -118,8 +133,8 @@ cam_pipeline *cam_pipeline_new(cam_source *src, cam_fanout *fo, const cam_pipeli
 	return p;
 }
 
-/* Waits on the condition for up to ms; called with the lock held. */
-static void wait_ms(cam_pipeline *p, int ms)
+/* CLOCK_MONOTONIC now + ms, for pthread_cond_timedwait. */
+static struct timespec deadline_in(int ms)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -129,6 +144,13 @@ static void wait_ms(cam_pipeline *p, int ms)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
+	return ts;
+}
+
+/* Waits on the condition for up to ms; called with the lock held. */
+static void wait_ms(cam_pipeline *p, int ms)
+{
+	struct timespec ts = deadline_in(ms);
 	pthread_cond_timedwait(&p->wake, &p->lock, &ts);
 }
 
@@ -218,41 +240,108 @@ static bool has_change(const cam_pipeline_change *c)
 	return c->bitrate >= 0 || c->fps > 0 || c->keyframe_interval >= 0 || c->width > 0;
 }
 
-/* Applies queued configure changes; pipeline thread, without the lock, as
- * a source may take a while to change its format. */
-static void apply_changes(cam_pipeline *p, const cam_pipeline_change *c)
+/* The settings in force, as a change record (for results). */
+static cam_pipeline_change current_settings(const cam_pipeline *p)
 {
+	return (cam_pipeline_change){
+		.bitrate = p->cfg.encoder.bitrate, .fps = p->src->fps,
+		.keyframe_interval = p->cfg.encoder.keyframe_interval,
+		.width = p->src->width, .height = p->src->height,
+	};
+}
+
+static int refuse(cam_pipeline_result *r, int code, const char *why)
+{
+	r->code = code;
+	snprintf(r->error, sizeof(r->error), "%s", why);
+	CAM_WARN("configure refused: %s", why);
+	return code;
+}
+
+/* Changes the source's format, or leaves it as it was: a source that fails
+ * at the new format is put back to the old one. */
+static int change_format(cam_pipeline *p, int width, int height, int fps, cam_pipeline_result *r)
+{
+	int ow = p->src->width, oh = p->src->height, ofps = p->src->fps;
+	if(width == ow && height == oh && fps == ofps)
+		return 0;
+	int rc = cam_source_set_format(p->src, width, height, fps);
+	if(rc == 0) {
+		CAM_INFO("format changed to %dx%d@%d", p->src->width, p->src->height, p->src->fps);
+		return 0;
+	}
+	char why[160];
+	snprintf(why, sizeof(why), "the %s source refused %dx%d@%d: %s", p->src->ops->kind, width, height, fps,
+		strerror(-rc));
+	if(cam_source_set_format(p->src, ow, oh, ofps) < 0)
+		CAM_ERR("could not go back to %dx%d@%d either", ow, oh, ofps);
+	r->source_failed = rc != -EINVAL;
+	return refuse(r, rc, why);
+}
+
+/* Applies one configure change on the pipeline thread, without the lock (a
+ * source may take a while to change its format): the encoder's check first,
+ * then the source, then the encoder's rates; any refusal leaves every
+ * setting as it was. */
+static void apply_changes(cam_pipeline *p, const cam_pipeline_change *c, cam_pipeline_result *r)
+{
+	*r = (cam_pipeline_result){0};
+	cam_encoder_config want = p->cfg.encoder;
 	if(c->bitrate >= 0)
-		p->cfg.encoder.bitrate = c->bitrate;
+		want.bitrate = c->bitrate;
 	if(c->keyframe_interval >= 0)
-		p->cfg.encoder.keyframe_interval = c->keyframe_interval;
-	int width = c->width > 0 ? c->width : p->src->width;
-	int height = c->height > 0 ? c->height : p->src->height;
-	int fps = c->fps > 0 ? c->fps : p->src->fps;
-	if(width != p->src->width || height != p->src->height || fps != p->src->fps) {
-		int rc = cam_source_set_format(p->src, width, height, fps);
-		if(rc < 0)
-			CAM_WARN("could not change the format to %dx%d@%d: %s", width, height, fps, strerror(-rc));
-		else
-			CAM_INFO("format changed to %dx%d@%d", p->src->width, p->src->height, p->src->fps);
+		want.keyframe_interval = c->keyframe_interval;
+	want.width = c->width > 0 ? c->width : p->src->width;
+	want.height = c->height > 0 ? c->height : p->src->height;
+	want.fps = c->fps > 0 ? c->fps : p->src->fps;
+	char why[128] = "";
+	if(cam_encoder_check_config(&want, why, sizeof(why)) < 0) {
+		refuse(r, -EINVAL, why);
+	} else if(change_format(p, want.width, want.height, want.fps, r) == 0) {
+		cam_encoder_config old = p->cfg.encoder;
+		p->cfg.encoder.bitrate = want.bitrate;
+		p->cfg.encoder.keyframe_interval = want.keyframe_interval;
+		p->cfg.encoder.fps = p->src->fps;
+		if(p->enc) {
+			/* A size change is noticed on the next frame (encode_and_send). */
+			cam_encoder_config ec = *cam_encoder_get_config(p->enc);
+			ec.bitrate = want.bitrate;
+			ec.keyframe_interval = want.keyframe_interval;
+			ec.fps = p->src->fps;
+			int rc = cam_encoder_reconfigure(p->enc, &ec);
+			if(rc < 0) {
+				/* Back to the old rates with a fresh encoder (next frame). */
+				p->cfg.encoder = old;
+				cam_encoder_free(p->enc);
+				p->enc = NULL;
+				refuse(r, rc, "the encoder refused the new rates");
+			}
+		}
 	}
-	p->cfg.encoder.fps = p->src->fps;
-	if(p->enc) {
-		/* A size change is noticed on the next frame (encode_and_send). */
-		cam_encoder_config ec = *cam_encoder_get_config(p->enc);
-		ec.bitrate = p->cfg.encoder.bitrate;
-		ec.keyframe_interval = p->cfg.encoder.keyframe_interval;
-		ec.fps = p->src->fps;
-		int rc = cam_encoder_reconfigure(p->enc, &ec);
-		if(rc < 0)
-			CAM_WARN("encoder reconfiguration failed: %s", strerror(-rc));
-	}
+	r->applied = current_settings(p);
 	pthread_mutex_lock(&p->lock);
 	p->status.bitrate = p->cfg.encoder.bitrate;
 	p->status.keyframe_interval = p->cfg.encoder.keyframe_interval;
 	p->status.width = p->src->width;
 	p->status.height = p->src->height;
 	p->status.fps = p->src->fps;
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Takes a queued change, applies it and hands its result to the waiting
+ * caller; pipeline thread, called with the lock held (released meanwhile). */
+static void take_change(cam_pipeline *p)
+{
+	cam_pipeline_change change = p->pending;
+	p->pending = CAM_PIPELINE_NO_CHANGE;
+	p->change_taken = true;
+	pthread_mutex_unlock(&p->lock);
+	cam_pipeline_result r;
+	apply_changes(p, &change, &r);
+	pthread_mutex_lock(&p->lock);
+	p->result = r;
+	p->change_done = true;
+	pthread_cond_broadcast(&p->applied_cond);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -272,29 +361,61 @@ static bool want_keyframe(cam_pipeline *p, int64_t now_ms)
 	return p->last_key_ms < 0 || now_ms - p->last_key_ms >= gap;
 }
 
-static void encode_and_send(cam_pipeline *p, const cam_frame *f)
+/* The encoder could not be (re)made for this frame's size: say so (info,
+ * the `source` event) and try again with back-off, from scratch. */
+static void encoder_failed(cam_pipeline *p, const cam_encoder_config *want, const char *why, int64_t now)
+{
+	char reason[160];
+	snprintf(reason, sizeof(reason), "encoder: cannot encode %dx%d@%d: %s", want->width, want->height,
+		want->fps, why);
+	cam_encoder_free(p->enc);
+	p->enc = NULL;
+	p->encoder_failed = true;
+	p->encoder_retry_ms = now + p->encoder_delay_ms;
+	p->encoder_delay_ms = p->encoder_delay_ms * 2 > REOPEN_MAX_MS ? REOPEN_MAX_MS : p->encoder_delay_ms * 2;
+	set_state(p, CAM_SOURCE_ERROR, reason);
+}
+
+/* An encoder for this frame, made or re-made as needed; false when there
+ * is none (failed now, or waiting before the next attempt). */
+static bool ensure_encoder(cam_pipeline *p, const cam_frame *f, int64_t now)
 {
 	cam_encoder_config want = encoder_config_for(p, f);
-	if(!p->enc) {
-		char err[160] = "";
-		p->enc = cam_encoder_new(&want, err, sizeof(err));
-		if(!p->enc) {
-			set_state(p, CAM_SOURCE_ERROR, err[0] ? err : "could not create the encoder");
-			return;
-		}
-	} else {
+	if(p->enc) {
 		const cam_encoder_config *have = cam_encoder_get_config(p->enc);
-		if(have->width != want.width || have->height != want.height || have->fps != want.fps) {
-			int rc = cam_encoder_reconfigure(p->enc, &want);
-			if(rc < 0) {
-				CAM_ERR("encoder reconfiguration to %dx%d@%d failed: %s", want.width, want.height,
-					want.fps, strerror(-rc));
-				return;
-			}
-			p->restart_key = true;
+		if(have->width == want.width && have->height == want.height && have->fps == want.fps)
+			return true;
+		int rc = cam_encoder_reconfigure(p->enc, &want);
+		if(rc < 0) {
+			encoder_failed(p, &want, strerror(-rc), now);
+			return false;
 		}
+		p->restart_key = true;
+		return true;
 	}
+	if(p->encoder_failed && now < p->encoder_retry_ms)
+		return false;
+	char err[160] = "";
+	p->enc = cam_encoder_new(&want, err, sizeof(err));
+	if(!p->enc) {
+		encoder_failed(p, &want, err[0] ? err : "could not create the encoder", now);
+		return false;
+	}
+	p->restart_key = true;
+	if(p->encoder_failed) {
+		CAM_INFO("encoder back at %dx%d@%d", want.width, want.height, want.fps);
+		p->encoder_failed = false;
+		p->encoder_delay_ms = REOPEN_MIN_MS;
+		set_state(p, CAM_SOURCE_RUNNING, NULL);
+	}
+	return true;
+}
+
+static void encode_and_send(cam_pipeline *p, const cam_frame *f)
+{
 	int64_t now = monotonic_ms();
+	if(!ensure_encoder(p, f, now))
+		return;
 	bool force = want_keyframe(p, now);
 	cam_encoded_frame ef;
 	int rc = cam_encoder_encode(p->enc, f, force, &ef);
@@ -355,11 +476,8 @@ static void *pipeline_thread(void *arg)
 			break;
 		}
 		bool active = !p->cfg.on_demand || p->holders > 0;
-		cam_pipeline_change change = p->pending;
-		p->pending = CAM_PIPELINE_NO_CHANGE;
-		if(has_change(&change)) {
-			pthread_mutex_unlock(&p->lock);
-			apply_changes(p, &change);
+		if(has_change(&p->pending)) {
+			take_change(p);
 			continue;
 		}
 		if(!active) {
@@ -445,7 +563,9 @@ void cam_pipeline_free(cam_pipeline *p)
 	cam_encoder_free(p->enc);
 	cam_source_free(p->src);
 	pthread_cond_destroy(&p->wake);
+	pthread_cond_destroy(&p->applied_cond);
 	pthread_mutex_destroy(&p->lock);
+	pthread_mutex_destroy(&p->configure_lock);
 	free(p->buf);
 	free(p->packets);
 	free(p->offsets);
@@ -478,26 +598,44 @@ void cam_pipeline_request_keyframe(cam_pipeline *p)
 	pthread_mutex_unlock(&p->lock);
 }
 
-void cam_pipeline_configure(cam_pipeline *p, const cam_pipeline_change *c)
+/* Waits on applied_cond until the taken change is done, or until the
+ * deadline; with the lock held.  true when done. */
+static bool wait_done(cam_pipeline *p, const struct timespec *deadline)
 {
-	pthread_mutex_lock(&p->lock);
-	if(c->bitrate >= 0)
-		p->pending.bitrate = c->bitrate;
-	if(c->fps > 0)
-		p->pending.fps = c->fps;
-	if(c->keyframe_interval >= 0)
-		p->pending.keyframe_interval = c->keyframe_interval;
-	if(c->width > 0 && c->height > 0) {
-		p->pending.width = c->width;
-		p->pending.height = c->height;
+	while(!p->change_done) {
+		if(pthread_cond_timedwait(&p->applied_cond, &p->lock, deadline) != 0)
+			return p->change_done;
 	}
-	/* Report the new rates at once, as `configure` promises them. */
-	if(c->bitrate >= 0)
-		p->status.bitrate = c->bitrate;
-	if(c->keyframe_interval >= 0)
-		p->status.keyframe_interval = c->keyframe_interval;
+	return true;
+}
+
+int cam_pipeline_configure(cam_pipeline *p, const cam_pipeline_change *c, int timeout_ms,
+	cam_pipeline_result *result)
+{
+	pthread_mutex_lock(&p->configure_lock);
+	pthread_mutex_lock(&p->lock);
+	p->pending = *c;
+	if(c->width <= 0 || c->height <= 0)
+		p->pending.width = p->pending.height = -1;
+	p->change_taken = p->change_done = false;
 	pthread_cond_broadcast(&p->wake);
+	struct timespec deadline = deadline_in(timeout_ms);
+	bool done = wait_done(p, &deadline);
+	if(!done && !p->change_taken) {
+		/* Never taken: withdraw it, so that nothing changes later. */
+		p->pending = CAM_PIPELINE_NO_CHANGE;
+		*result = (cam_pipeline_result){.code = -ETIMEDOUT};
+		snprintf(result->error, sizeof(result->error), "the pipeline did not take the change within %d ms",
+			timeout_ms);
+	} else {
+		/* Taken: a format change may take its time, but it ends. */
+		while(!wait_done(p, &deadline))
+			deadline = deadline_in(1000);
+		*result = p->result;
+	}
 	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&p->configure_lock);
+	return result->code;
 }
 
 void cam_pipeline_get_status(cam_pipeline *p, cam_pipeline_status *st)

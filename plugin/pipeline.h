@@ -76,15 +76,35 @@ void cam_pipeline_release(cam_pipeline *p);
 
 void cam_pipeline_request_keyframe(cam_pipeline *p);
 
-/* Runtime changes; a negative value leaves that setting alone.  Validated
- * by the caller; applied on the pipeline thread before the next frame.  A
- * new size (width and height together) restarts the source at that size (or
- * the nearest it offers) and the next frame is a key frame at that size. */
+/* Runtime changes; a negative value leaves that setting alone.  Checked
+ * here against what the encoder and the source accept, then applied on the
+ * pipeline thread before the next frame.  A new size (width and height
+ * together) restarts the source at that size (or the nearest it offers) and
+ * the next frame is a key frame at that size. */
 typedef struct cam_pipeline_change {
 	int bitrate, fps, keyframe_interval, width, height;
 } cam_pipeline_change;
 #define CAM_PIPELINE_NO_CHANGE ((cam_pipeline_change){-1, -1, -1, -1, -1})
-void cam_pipeline_configure(cam_pipeline *p, const cam_pipeline_change *change);
+
+/* What a change came to: code 0 and the settings now in force (a V4L2
+ * camera may have picked the nearest size or rate), or a negative errno and
+ * a reason, with nothing changed: -EINVAL when the encoder or the source
+ * refuses the values, -ETIMEDOUT when the pipeline did not take the change
+ * in time, another errno when the source (source_failed) or the encoder
+ * failed at the new settings (the source is put back to its old format,
+ * the encoder re-made with the old settings). */
+typedef struct cam_pipeline_result {
+	int code;
+	bool source_failed;
+	char error[160];
+	cam_pipeline_change applied;
+} cam_pipeline_result;
+
+/* Applies a change and waits (up to timeout_ms for the pipeline thread to
+ * take it) for the outcome.  One change at a time: concurrent callers are
+ * served in turn.  Returns result->code. */
+int cam_pipeline_configure(cam_pipeline *p, const cam_pipeline_change *change, int timeout_ms,
+	cam_pipeline_result *result);
 
 void cam_pipeline_get_status(cam_pipeline *p, cam_pipeline_status *st);
 

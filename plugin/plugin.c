@@ -58,6 +58,8 @@
 #define CAMERA_PACKAGE "janus.plugin.camera"
 #define CAMERA_PT 96
 #define CAMERA_VIDEO_MINDEX 0
+/* How long `configure` waits for the pipeline to take a change. */
+#define CONFIGURE_TIMEOUT_MS 3000
 
 /* Plugin callbacks. */
 static int camera_init(janus_callbacks *callback, const char *config_path);
@@ -572,6 +574,29 @@ static void do_kick(camera_session *session)
 	JANUS_LOG(LOG_INFO, "[camera] viewer %" PRIu64 " kicked\n", session->id);
 }
 
+/* `configure`: applied by the pipeline before the answer, which says what
+ * is in force now (a camera may pick the nearest size or rate); a refused
+ * change changes nothing. */
+static json_t *configure(const cam_request *req)
+{
+	cam_pipeline_change change = {
+		.bitrate = req->bitrate, .fps = req->fps, .keyframe_interval = req->keyframe_interval,
+		.width = req->width, .height = req->height,
+	};
+	cam_pipeline_result r;
+	int rc = cam_pipeline_configure(pipeline, &change, CONFIGURE_TIMEOUT_MS, &r);
+	int level = rc ? LOG_WARN : LOG_INFO;
+	JANUS_LOG(level, "[camera] configure: bitrate %d, fps %d, keyframe_interval %d, size %dx%d: %s\n",
+		req->bitrate, req->fps, req->keyframe_interval, req->width, req->height, rc ? r.error : "applied");
+	if(rc == -EINVAL)
+		return cam_error_json(CAM_ERROR_INVALID_ELEMENT, r.error);
+	if(rc < 0)
+		return cam_error_json(r.source_failed ? CAM_ERROR_SOURCE_UNAVAILABLE : CAM_ERROR_INTERNAL, r.error);
+	const cam_pipeline_change *a = &r.applied;
+	return json_pack("{sss{sisisisisi}}", "camera", "ok", "applied", "bitrate", a->bitrate, "fps", a->fps,
+		"keyframe_interval", a->keyframe_interval, "width", a->width, "height", a->height);
+}
+
 /* Answers a synchronous request; returns the reply. */
 static json_t *handle_sync(camera_session *session, const cam_request *req)
 {
@@ -592,16 +617,7 @@ static json_t *handle_sync(camera_session *session, const cam_request *req)
 		case CAM_REQ_LIST:
 			return list_json();
 		case CAM_REQ_CONFIGURE:
-		{
-			cam_pipeline_change change = {
-				.bitrate = req->bitrate, .fps = req->fps, .keyframe_interval = req->keyframe_interval,
-				.width = req->width, .height = req->height,
-			};
-			cam_pipeline_configure(pipeline, &change);
-			JANUS_LOG(LOG_INFO, "[camera] configure: bitrate %d, fps %d, keyframe_interval %d, size %dx%d\n",
-				req->bitrate, req->fps, req->keyframe_interval, req->width, req->height);
-			return ok_json();
-		}
+			return configure(req);
 		case CAM_REQ_KICK:
 			code = kick(req->id, err, sizeof(err));
 			return code ? cam_error_json(code, err) : ok_json();

@@ -63,10 +63,13 @@ static void sleep_until(int64_t ns)
 		;
 }
 
+/* Sizes the pattern can make with its stamp (two block rows, at most half
+ * the picture, as cam_config_check() demands of the configuration). */
 static bool valid_format(int width, int height, int fps)
 {
 	return width >= 80 && width <= 4096 && height >= 64 && height <= 4096 &&
-		(width % 2) == 0 && (height % 2) == 0 && fps >= 1 && fps <= 120;
+		(width % 2) == 0 && (height % 2) == 0 && fps >= 1 && fps <= 120 &&
+		cam_stamp_height(width) * 2 <= height;
 }
 
 static void free_buffers(pattern_source *p)

@@ -152,9 +152,12 @@ static void test_pattern_raw(void)
 	CHECK_EQ_INT(cam_source_set_format(s, 322, 242, 60), 0);
 	CHECK_EQ_INT(cam_source_read(s, &f, 1000), 0);
 	CHECK(cam_stamp_read(f.planes[0], f.strides[0], f.width, f.height, &c, &t) && c == 0);
-	/* Wide and flat: the stamp (2 x 102 rows) does not fit; no crash. */
-	CHECK_EQ_INT(cam_source_set_format(s, 4096, 64, 60), 0);
+	/* Wide and flat: the stamp (2 x 102 rows) would not fit, so the pattern
+	 * refuses the size and keeps the one it had. */
+	CHECK_EQ_INT(cam_source_set_format(s, 4096, 64, 60), -EINVAL);
+	CHECK(s->width == 322 && s->height == 242);
 	CHECK_EQ_INT(cam_source_read(s, &f, 1000), 0);
+	CHECK(f.width == 322 && cam_stamp_read(f.planes[0], f.strides[0], f.width, f.height, &c, &t));
 	cam_source_close(s);
 	cam_source_close(s);
 	CHECK(!s->is_open);

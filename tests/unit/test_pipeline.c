@@ -4,8 +4,10 @@
  * start and stop, a key frame for a joining viewer, coalesced key-frame
  * requests, and runtime configuration.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -151,23 +153,186 @@ static void test_coalesced(void)
 	cam_fanout_free(fo);
 }
 
+static int configure(cam_pipeline *p, cam_pipeline_change change, cam_pipeline_result *r)
+{
+	return cam_pipeline_configure(p, &change, 3000, r);
+}
+
 static void test_configure(void)
 {
 	cam_fanout *fo = cam_fanout_new(send_cb, NULL);
 	cam_pipeline *p = make(fo, false, 250);
 	usleep(200000);
-	cam_pipeline_change change = {.bitrate = 200000, .fps = 10, .keyframe_interval = 2, .width = -1, .height = -1};
-	cam_pipeline_configure(p, &change);
-	CHECK_EQ_INT(status(p).bitrate, 200000);        /* reported at once */
-	usleep(300000);
+	cam_pipeline_result r;
+	CHECK_EQ_INT(configure(p, (cam_pipeline_change){.bitrate = 200000, .fps = 10, .keyframe_interval = 2,
+		.width = -1, .height = -1}, &r), 0);
+	/* Applied before the answer, and the answer says what is in force. */
+	CHECK_EQ_INT(r.applied.bitrate, 200000);
+	CHECK_EQ_INT(r.applied.fps, 10);
+	CHECK_EQ_INT(r.applied.keyframe_interval, 2);
+	CHECK_EQ_INT(r.applied.width, 320);
 	cam_pipeline_status st = status(p);
+	CHECK_EQ_INT(st.bitrate, 200000);
 	CHECK_EQ_INT(st.fps, 10);
 	CHECK_EQ_INT(st.keyframe_interval, 2);
-	uint64_t f0 = st.frames;
+	usleep(200000);
+	uint64_t f0 = status(p).frames;
 	usleep(1000000);
 	uint64_t per_second = status(p).frames - f0;
 	printf("# %llu frames in 1 s after fps=10\n", (unsigned long long)per_second);
 	CHECK(per_second >= 8 && per_second <= 12);
+	/* A new size: in force at once, frames at that size. */
+	CHECK_EQ_INT(configure(p, (cam_pipeline_change){.bitrate = -1, .fps = -1, .keyframe_interval = -1,
+		.width = 640, .height = 480}, &r), 0);
+	CHECK_EQ_INT(r.applied.width, 640);
+	CHECK_EQ_INT(r.applied.height, 480);
+	CHECK_EQ_INT(r.applied.fps, 10);
+	CHECK_EQ_INT(status(p).width, 640);
+	cam_pipeline_free(p);
+	cam_fanout_free(fo);
+}
+
+/* A change that the source or the encoder refuses is answered with the
+ * reason and changes nothing, not even the parts that were acceptable. */
+static void test_configure_refused(void)
+{
+	cam_fanout *fo = cam_fanout_new(send_cb, NULL);
+	cam_pipeline *p = make(fo, false, 250);
+	usleep(200000);
+	cam_pipeline_result r;
+	/* 4096x64 is too small for the pattern's stamp (two rows of 102 px). */
+	int rc = configure(p, (cam_pipeline_change){.bitrate = 300000, .fps = 15, .keyframe_interval = 5,
+		.width = 4096, .height = 64}, &r);
+	printf("# refused: %s\n", r.error);
+	CHECK_EQ_INT(rc, -EINVAL);
+	CHECK(!r.source_failed);
+	CHECK(strstr(r.error, "4096x64") != NULL);
+	cam_pipeline_status st = status(p);
+	CHECK_EQ_INT(st.bitrate, 500000);
+	CHECK_EQ_INT(st.fps, 30);
+	CHECK_EQ_INT(st.width, 320);
+	CHECK_EQ_INT(st.height, 240);
+	CHECK_EQ_INT(st.keyframe_interval, 0);
+	CHECK_EQ_INT(r.applied.width, 320);
+	CHECK_EQ_INT(r.applied.bitrate, 500000);
+	/* The encoder's own limits: refused before the source is touched. */
+	rc = configure(p, (cam_pipeline_change){.bitrate = 5000, .fps = -1, .keyframe_interval = -1,
+		.width = -1, .height = -1}, &r);
+	CHECK_EQ_INT(rc, -EINVAL);
+	CHECK_EQ_INT(status(p).bitrate, 500000);
+	/* Still encoding at the old settings. */
+	uint64_t f0 = status(p).frames;
+	usleep(300000);
+	CHECK(status(p).frames >= f0 + 5);
+	CHECK_EQ_INT(status(p).state, CAM_SOURCE_RUNNING);
+	cam_pipeline_free(p);
+	cam_fanout_free(fo);
+}
+
+/* A source whose frames the encoder cannot take for a while (a camera that
+ * came back at a size libvpx refuses): the pipeline says so, in its state
+ * and through the state callback, and recovers once frames are good. */
+typedef struct odd_source {
+	cam_source base;
+	uint8_t y[320 * 240], u[160 * 120], v[160 * 120];
+	atomic_int bad;            /* deliver 8x8 frames, which libvpx refuses */
+	uint32_t counter;
+} odd_source;
+
+static int odd_open(cam_source *s)
+{
+	s->is_open = true;
+	return 0;
+}
+
+static int odd_read(cam_source *s, cam_frame *f, int timeout_ms)
+{
+	odd_source *o = (odd_source *)s;
+	usleep(33000);
+	bool bad = atomic_load(&o->bad);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	*f = (cam_frame){
+		.planes = {o->y, o->u, o->v}, .strides = {320, 160, 160},
+		.width = bad ? 8 : 320, .height = bad ? 8 : 240,
+		.capture_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000,
+		.counter = o->counter++,
+	};
+	return 0;
+}
+
+static void odd_close(cam_source *s)
+{
+	s->is_open = false;
+}
+
+static int odd_set_format(cam_source *s, int width, int height, int fps)
+{
+	return -EINVAL;
+}
+
+static void odd_destroy(cam_source *s)
+{
+	free(s);
+}
+
+static const cam_source_ops odd_ops = {
+	.kind = "odd", .open = odd_open, .read = odd_read, .close = odd_close,
+	.set_format = odd_set_format, .destroy = odd_destroy,
+};
+
+typedef struct states {
+	atomic_int errors, running;
+	char last_error[160];
+} states;
+
+static void on_state(void *opaque, cam_source_state state, const char *error)
+{
+	states *st = opaque;
+	if(state == CAM_SOURCE_ERROR) {
+		snprintf(st->last_error, sizeof(st->last_error), "%s", error ? error : "");
+		atomic_fetch_add(&st->errors, 1);
+	} else if(state == CAM_SOURCE_RUNNING) {
+		atomic_fetch_add(&st->running, 1);
+	}
+}
+
+static void test_encoder_failure_recovers(void)
+{
+	odd_source *src = calloc(1, sizeof(*src));
+	src->base = (cam_source){.ops = &odd_ops, .width = 320, .height = 240, .fps = 30};
+	strcpy(src->base.native_format, "I420");
+	memset(src->y, 128, sizeof(src->y));
+	memset(src->u, 128, sizeof(src->u));
+	memset(src->v, 128, sizeof(src->v));
+	cam_fanout *fo = cam_fanout_new(send_cb, NULL);
+	cam_pipeline_config cfg = {
+		.encoder = {.width = 320, .height = 240, .fps = 30, .bitrate = 500000},
+		.keyframe_min_gap_ms = 250, .payload_type = 96,
+	};
+	states st = {0};
+	cam_pipeline *p = cam_pipeline_new(&src->base, fo, &cfg, on_state, &st);
+	CHECK_EQ_INT(cam_pipeline_start(p), 0);
+	usleep(300000);
+	CHECK(status(p).frames >= 5);
+	atomic_store(&src->bad, 1);
+	usleep(500000);
+	cam_pipeline_status s1 = status(p);
+	printf("# while refused: state %s, error \"%s\"\n", cam_source_state_name(s1.state), s1.error);
+	CHECK_EQ_INT(s1.state, CAM_SOURCE_ERROR);
+	CHECK(strstr(s1.error, "encoder") != NULL && strstr(s1.error, "8x8") != NULL);
+	CHECK(atomic_load(&st.errors) >= 1);
+	uint64_t f1 = s1.frames;
+	atomic_store(&src->bad, 0);
+	/* Retried with back-off (at most REOPEN_MAX_MS apart). */
+	for(int i = 0; i < 300 && status(p).state != CAM_SOURCE_RUNNING; i++)
+		usleep(10000);
+	usleep(300000);
+	cam_pipeline_status s2 = status(p);
+	CHECK_EQ_INT(s2.state, CAM_SOURCE_RUNNING);
+	CHECK(s2.frames >= f1 + 5);
+	CHECK(s2.keyframes >= s1.keyframes + 1);   /* the new encoder starts with one */
+	CHECK(atomic_load(&st.running) >= 2);      /* first start, and the recovery */
 	cam_pipeline_free(p);
 	cam_fanout_free(fo);
 }
@@ -179,5 +344,7 @@ int main(void)
 	RUN(test_on_demand_join_is_fast);
 	RUN(test_coalesced);
 	RUN(test_configure);
+	RUN(test_configure_refused);
+	RUN(test_encoder_failure_recovers);
 	return check_exit();
 }
