@@ -215,7 +215,7 @@
   }
 
   // Telemetry is the device's bare value; the plugin's refusals are objects
-  // {"error_code":N,"error":"..."} on the same channel.
+  // {"camera":"error","error_code":N,"error":"..."} on the same channel.
   function onChannelText(text) {
     let v;
     try {
