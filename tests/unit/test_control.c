@@ -435,8 +435,8 @@ static void test_control_timeout(void)
 	int before = changes();
 	int64_t last = 0;
 	for(int i = 0; i < 8; i++) {
+		last = now_ms();   /* before the call: the timer cannot start earlier */
 		CHECK_EQ_INT(msg(c, 5, "{\"type\":\"drive\"}"), 0);
-		last = now_ms();
 		usleep(100000);
 	}
 	CHECK_EQ_INT(cam_control_controller(c), 5);
@@ -449,7 +449,7 @@ static void test_control_timeout(void)
 	CHECK(at_device != 0);
 	printf("# control timeout 400 ms: controller lost control %lld ms after its last message (device %lld ms)\n",
 		(long long)(lost - last), (long long)(at_device - last));
-	CHECK(lost - last >= 395 && lost - last <= 700);
+	CHECK(lost - last >= 399 && lost - last <= 700);   /* 1 ms: now_ms() truncates */
 	pthread_mutex_lock(&ev.lock);
 	CHECK_EQ_INT(ev.controller, 0);
 	CHECK_EQ_INT(ev.previous, 5);
@@ -458,16 +458,16 @@ static void test_control_timeout(void)
 	CHECK_EQ_INT(cam_control_controller(c), 0);
 	CHECK_EQ_INT(msg(c, 5, "1"), CAM_ERROR_NOT_CONTROLLER);
 	/* Someone else can take control now; the timer runs from taking it. */
-	CHECK_EQ_INT(cam_control_take(c, 6, NULL, NULL, err, sizeof(err)), 0);
 	int64_t taken = now_ms();
+	CHECK_EQ_INT(cam_control_take(c, 6, NULL, NULL, err, sizeof(err)), 0);
 	CHECK(wait_line(dev, "{\"event\":\"controller\",\"controller\":6}", 1000) != 0);
 	int64_t stop_at = wait_line(dev, "{\"event\":\"stop\"}", 1000);
 	int64_t lost6 = wait_line(dev, "{\"event\":\"controller\",\"controller\":null}", 2000);
 	CHECK(stop_at != 0 && lost6 != 0);
 	printf("# a controller that never sends: stop after %lld ms, control lost after %lld ms\n",
 		(long long)(stop_at - taken), (long long)(lost6 - taken));
-	CHECK(stop_at - taken >= 95 && stop_at - taken < 400);
-	CHECK(lost6 - taken >= 395 && lost6 - taken <= 700);
+	CHECK(stop_at - taken >= 99 && stop_at - taken < 400);
+	CHECK(lost6 - taken >= 399 && lost6 - taken <= 700);
 	cam_control_stats st;
 	cam_control_get_stats(c, &st);
 	CHECK_EQ_INT(st.timeouts, 2);
@@ -496,14 +496,14 @@ static void test_open_safety_stop(void)
 	 * deadman_ms after the last message of either. */
 	int64_t last = 0;
 	for(int i = 0; i < 6; i++) {
-		CHECK_EQ_INT(msg(c, 1 + i % 2, "{\"type\":\"drive\"}"), 0);
 		last = now_ms();
+		CHECK_EQ_INT(msg(c, 1 + i % 2, "{\"type\":\"drive\"}"), 0);
 		usleep(60000);
 	}
 	int64_t stop = wait_line(dev, "{\"event\":\"stop\"}", 1000);
 	CHECK(stop != 0);
 	printf("# open: safety stop %lld ms after the last message (deadman 200 ms)\n", (long long)(stop - last));
-	CHECK(stop - last >= 195 && stop - last <= 400);
+	CHECK(stop - last >= 199 && stop - last <= 400);
 	CHECK_EQ_INT(stops_within(dev, 600), 0);   /* once per silence */
 	/* No controller under "open": the control timeout does nothing. */
 	CHECK_EQ_INT(cam_control_controller(c), 0);
@@ -517,10 +517,10 @@ static void test_open_safety_stop(void)
 	/* The other one falls silent after that stop: nothing more (the
 	 * silence's stop was sent); when it talks again, its silence stops. */
 	CHECK_EQ_INT(stops_within(dev, 400), 0);
-	CHECK_EQ_INT(msg(c, 2, "1"), 0);
 	last = now_ms();
+	CHECK_EQ_INT(msg(c, 2, "1"), 0);
 	stop = wait_line(dev, "{\"event\":\"stop\"}", 1000);
-	CHECK(stop != 0 && stop - last >= 195);
+	CHECK(stop != 0 && stop - last >= 199);
 	/* Viewers that are not driving leave without a stop: one that never
 	 * sent, one whose last message is older than deadman_ms. */
 	cam_control_viewer_left(c, 3, "left");
@@ -551,33 +551,46 @@ static int admit_n(cam_control *c, uint64_t viewer, int n)
 	return admitted;
 }
 
+/* Whether n admits for a viewer with at least `tokens` in its bucket let
+ * through that many, and at most two more (fractions) plus what refilled at
+ * `rate` while they ran. */
+static bool admits(cam_control *c, uint64_t viewer, int n, int tokens, int rate, int *got)
+{
+	int64_t t0 = now_ms();
+	*got = admit_n(c, viewer, n);
+	int64_t took = now_ms() - t0;
+	bool ok = *got >= tokens && *got <= tokens + 2 + (int)(took * rate / 1000);
+	if(!ok)
+		fprintf(stderr, "viewer %llu: %d of %d admitted in %lld ms, %d tokens at %d/s\n",
+			(unsigned long long)viewer, *got, n, (long long)took, tokens, rate);
+	return ok;
+}
+
 static void test_telemetry_rate(void)
 {
 	cam_control *c = make_with((cam_control_settings){.policy = CAM_CONTROL_SINGLE,
 		.telemetry_rate = 100, .telemetry_burst = 50});
-	/* A burst, then the rate: 1000 at once gives the burst (and whatever
-	 * trickled in meanwhile). */
-	int a = admit_n(c, 1, 1000);
-	CHECK(a >= 50 && a <= 52);
-	/* Each viewer has its own bucket. */
-	CHECK_EQ_INT(admit_n(c, 2, 1000), a);
-	/* Over 0.5 s at 100/s: about 50 more. */
+	/* A burst, then the rate: 1000 at once give the burst (and whatever
+	 * trickled in meanwhile); each viewer has its own bucket. */
+	int a, a2, b, fresh;
+	CHECK(admits(c, 2, 1000, 50, 100, &a2));
+	CHECK(admits(c, 1, 1000, 50, 100, &a));
+	/* Over 0.5 s at 100/s: 50 more (at least; a late wake-up gives more). */
 	int64_t t0 = now_ms();
 	usleep(500000);
-	int b = admit_n(c, 1, 1000);
-	int64_t secs_ms = now_ms() - t0;
-	printf("# telemetry 100/s: %d lines admitted after %lld ms\n", b, (long long)secs_ms);
-	CHECK(b >= 49 && b <= 1 + (int)(secs_ms / 10) + 1);
+	int64_t slept = now_ms() - t0;
+	CHECK(admits(c, 1, 1000, (int)(slept * 100 / 1000) - 1, 100, &b));
+	printf("# telemetry 100/s: %d lines admitted after %lld ms\n", b, (long long)slept);
 	cam_control_stats st;
 	cam_control_get_stats(c, &st);
-	CHECK_EQ_INT(st.telemetry_dropped, 3000 - 2 * a - b);
+	CHECK_EQ_INT(st.telemetry_dropped, 3000 - a - a2 - b);
 	/* A viewer that left is forgotten: a new viewer with its id (Janus
 	 * never reuses them, but the state must go) starts with a full burst. */
 	cam_control_viewer_left(c, 1, "left");
-	CHECK_EQ_INT(admit_n(c, 1, 100), 50);
-	/* Many viewers, each admitted a few times and never leaving (a leave
-	 * racing a broadcast): records that say nothing are reused, and every
-	 * new one starts full. */
+	CHECK(admits(c, 1, 100, 50, 100, &fresh));
+	/* Many viewers, each admitted once and never leaving (a leave racing a
+	 * broadcast): records that say nothing are reused, and every new one
+	 * starts full. */
 	for(uint64_t v = 100; v < 5100; v++)
 		CHECK_EQ_INT(admit_n(c, v, 1), 1);
 	cam_control_free(c);
