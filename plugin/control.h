@@ -82,7 +82,10 @@ typedef struct cam_control_callbacks {
 	 * not): 0 for a viewer id makes the device program hear "no viewer". */
 	int (*telemetry)(void *opaque, uint64_t viewer, const char *text, size_t len);
 	/* The controller changed (0 = none); reason: "take", "release",
-	 * "handover", "left", "kicked", "timeout". */
+	 * "handover", "timeout", or the one cam_control_viewer_left() got
+	 * ("left", "kicked", "shutdown").  Calls come in the order of the
+	 * changes, one at a time; this callback must not take, release or leave
+	 * (that would wait for itself). */
 	void (*controller)(void *opaque, uint64_t controller, uint64_t previous, const char *reason);
 } cam_control_callbacks;
 
