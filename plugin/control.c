@@ -593,6 +593,10 @@ void cam_control_free(cam_control *c)
 		wake(c);
 		pthread_join(c->thread, NULL);
 	}
+	/* Whoever was driving is cut off (under "single" the plugin has released
+	 * the controller already, which sent the stop). */
+	if(!c->stop_sent)
+		send_stop(c);
 	/* A last chance for pending lines (the final stop), without blocking. */
 	for(int i = 0; i < c->nclients; i++)
 		client_flush(&c->clients[i]);

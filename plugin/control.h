@@ -40,7 +40,8 @@
  *           delivered message is less than deadman_ms old.  The stop goes out
  *           once per silence when no viewer's message has arrived for
  *           deadman_ms after one did, and at once when a driving viewer
- *           leaves (unless that silence's stop was already sent).  There is no
+ *           leaves or the module is freed (unless that silence's stop was
+ *           already sent).  There is no
  *           controller, so control_timeout_ms does not apply.
  * A "control message" is one that was delivered (data channel or `send`);
  * refused ones (489, 490, ...) neither re-arm nor feed the timers.

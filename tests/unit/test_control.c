@@ -532,6 +532,16 @@ static void test_open_safety_stop(void)
 	close(dev);
 	cam_control_free(c);
 
+	/* Shutting down while someone drives stops the device too. */
+	c = make(CAM_CONTROL_OPEN, 60000, 100);
+	dev = device_connect();
+	read_line(dev, 1000);
+	CHECK_EQ_INT(msg(c, 1, "1"), 0);
+	CHECK(!strcmp(read_line(dev, 1000), "{\"from\":1,\"data\":1}"));
+	cam_control_free(c);
+	CHECK(!strcmp(read_line(dev, 1000), "{\"event\":\"stop\"}"));
+	close(dev);
+
 	/* "none": nobody drives, nothing is ever stopped. */
 	c = make(CAM_CONTROL_NONE, 100, 100);
 	dev = device_connect();
