@@ -215,7 +215,7 @@
   }
 
   // Telemetry is the device's bare value; the plugin's refusals are objects
-  // {"error_code":N,"error":"..."} on the same channel.
+  // {"camera":"error","error_code":N,"error":"..."} on the same channel.
   function onChannelText(text) {
     let v;
     try {
@@ -224,8 +224,10 @@
       pushLog(`(not JSON) ${text.slice(0, 200)}`, true);
       return;
     }
-    if (v && typeof v === 'object' && !Array.isArray(v) && Number.isInteger(v.error_code) && typeof v.error === 'string') {
-      controlError(v.error_code, v.error);
+    // The plugin marks its own frames with "camera" (a key telemetry may
+    // not use); anything else is the device's value, whatever its shape.
+    if (v && typeof v === 'object' && !Array.isArray(v) && v.camera === 'error') {
+      controlError(Number.isInteger(v.error_code) ? v.error_code : 0, String(v.error ?? ''));
       return;
     }
     ctl.telemetry = v;

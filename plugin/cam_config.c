@@ -29,6 +29,8 @@ void cam_config_defaults(cam_config *cfg)
 	cfg->deadman_ms = 1000;
 	cfg->events = true;
 	cfg->control_rate = 50;
+	cfg->control_timeout_ms = 30000;
+	cfg->telemetry_rate = 50;
 }
 
 void cam_config_clear(cam_config *cfg)
@@ -146,6 +148,17 @@ int cam_config_set(cam_config *cfg, const char *key, const char *value, char *er
 		return parse_string(key, value, 255, &cfg->control_pin, err, errlen);
 	if(!strcmp(key, "control_rate"))
 		return parse_int(key, value, 1, 1000, &cfg->control_rate, err, errlen);
+	if(!strcmp(key, "control_timeout_ms")) {
+		int ms = 0;
+		int rc = parse_int(key, value, 0, 86400000, &ms, err, errlen);
+		if(rc == 0 && ms > 0 && ms < 100)
+			rc = cam_fail(-EINVAL, err, errlen, "control_timeout_ms: %d is below 100 (0 = never)", ms);
+		if(rc == 0)
+			cfg->control_timeout_ms = ms;
+		return rc;
+	}
+	if(!strcmp(key, "telemetry_rate"))
+		return parse_int(key, value, 1, 10000, &cfg->telemetry_rate, err, errlen);
 	if(!strcmp(key, "speed"))
 		return parse_int(key, value, -16, 16, &cfg->speed, err, errlen);
 	if(!strcmp(key, "encoder_threads"))

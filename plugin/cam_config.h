@@ -42,6 +42,8 @@ typedef struct cam_config {
 	/* Extensions (documented in the README). */
 	char *control_pin;         /* needed by take_control when set */
 	int control_rate;          /* control messages per second per viewer */
+	int control_timeout_ms;    /* controller silence before it loses control; 0 = never */
+	int telemetry_rate;        /* telemetry lines per second per viewer */
 	int speed;                 /* libvpx cpu-used; 0 = automatic */
 	int encoder_threads;       /* 0 = automatic */
 } cam_config;

@@ -31,10 +31,19 @@ typedef struct client {
 } client;
 
 typedef struct bucket {
-	uint64_t viewer;
 	double tokens;
 	int64_t last_us;
 } bucket;
+
+/* What the module remembers of one viewer.  A record whose buckets are full
+ * and whose viewer is not driving says nothing, so such records may be
+ * forgotten at any time (sweep_viewers). */
+typedef struct viewer_state {
+	uint64_t viewer;
+	bucket messages;           /* control messages from it (rate_per_s) */
+	bucket telemetry;          /* telemetry lines to it (telemetry_rate) */
+	int64_t last_message_ms;   /* its last delivered control message; 0 = none */
+} viewer_state;
 
 struct cam_control {
 	cam_control_settings s;    /* strings owned (copied) */
@@ -44,16 +53,19 @@ struct cam_control {
 	pthread_t thread;
 	bool thread_started;
 
+	/* Held (before lock) while the controller changes and its callback
+	 * runs, so that callbacks come in the order of the changes. */
+	pthread_mutex_t notify_lock;
 	/* Guards everything below. */
 	pthread_mutex_t lock;
 	bool quit;
 	uint64_t controller;
-	int64_t last_message_ms;   /* from the controller */
+	int64_t last_message_ms;   /* from whoever drives (see control.h), or when control was taken */
 	bool stop_sent;            /* for the current silence */
 	client clients[MAX_CLIENTS];
 	int nclients;
-	bucket *buckets;
-	int nbuckets, buckets_cap;
+	viewer_state *viewers;
+	int nviewers, viewers_cap;
 	cam_control_stats stats;
 };
 
@@ -64,6 +76,11 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static int64_t now_ms(void)
+{
+	return now_us() / 1000;
+}
+
 static void wake(cam_control *c)
 {
 	uint64_t one = 1;
@@ -71,28 +88,57 @@ static void wake(cam_control *c)
 		CAM_WARN("control: wake-up failed: %s", strerror(errno));
 }
 
+/* Appends one line to a program's queue; lock held.  false when its buffer
+ * is full (the line is not queued at all: drops are whole lines). */
+static bool client_append(cam_control *c, client *cl, const char *text, size_t len)
+{
+	if(cl->out_len + len + 1 > c->s.socket_buffer)
+		return false;
+	char *out = realloc(cl->out, cl->out_len + len + 1);
+	if(!out)
+		return false;
+	cl->out = out;
+	memcpy(cl->out + cl->out_len, text, len);
+	cl->out[cl->out_len + len] = '\n';
+	cl->out_len += len + 1;
+	return true;
+}
+
 /* Queues one line for every device program; lock held.  A program whose
  * buffer is full loses the line, and the loss is counted. */
 static void queue_line(cam_control *c, const char *text, size_t len)
 {
 	for(int i = 0; i < c->nclients; i++) {
-		client *cl = &c->clients[i];
-		if(cl->out_len + len + 1 > c->s.socket_buffer) {
+		if(client_append(c, &c->clients[i], text, len))
+			c->stats.lines_sent++;
+		else
 			c->stats.lines_dropped++;
-			continue;
-		}
-		char *out = realloc(cl->out, cl->out_len + len + 1);
-		if(!out) {
-			c->stats.lines_dropped++;
-			continue;
-		}
-		cl->out = out;
-		memcpy(cl->out + cl->out_len, text, len);
-		cl->out[cl->out_len + len] = '\n';
-		cl->out_len += len + 1;
-		c->stats.lines_sent++;
 	}
 	wake(c);
+}
+
+/* Queues a line for the one program on fd, if it is still there, and frees
+ * the text; lock held (the control thread flushes it). */
+static void reply_to(cam_control *c, int fd, char *text)
+{
+	if(!text)
+		return;
+	for(int i = 0; i < c->nclients; i++) {
+		if(c->clients[i].fd == fd && !client_append(c, &c->clients[i], text, strlen(text)))
+			CAM_DBG("control: an error line for a full device program was dropped");
+	}
+	free(text);
+}
+
+/* {"event":"error","error":problem[,"to":to]} as text (caller frees). */
+static char *error_line(const char *problem, uint64_t to)
+{
+	json_t *e = json_pack("{ssss}", "event", "error", "error", problem);
+	if(to)
+		json_object_set_new(e, "to", json_integer((json_int_t)to));
+	char *text = json_dumps(e, JSON_COMPACT);
+	json_decref(e);
+	return text;
 }
 
 static void queue_json(cam_control *c, json_t *line)
@@ -104,13 +150,24 @@ static void queue_json(cam_control *c, json_t *line)
 	}
 }
 
-/* Tells the device program; lock held. */
-static void send_controller_event(cam_control *c)
+/* {"event":"controller","controller":<id|null>} as text; lock held. */
+static char *controller_line(cam_control *c)
 {
 	json_t *line = json_pack("{ssso}", "event", "controller", "controller",
 		c->controller ? json_integer((json_int_t)c->controller) : json_null());
-	queue_json(c, line);
+	char *text = json_dumps(line, JSON_COMPACT);
 	json_decref(line);
+	return text;
+}
+
+/* Tells the device programs; lock held. */
+static void send_controller_event(cam_control *c)
+{
+	char *text = controller_line(c);
+	if(text) {
+		queue_line(c, text, strlen(text));
+		free(text);
+	}
 }
 
 static void send_stop(cam_control *c)
@@ -132,7 +189,7 @@ static uint64_t set_controller(cam_control *c, uint64_t viewer)
 	if(previous && !c->stop_sent)
 		send_stop(c);
 	c->controller = viewer;
-	c->last_message_ms = now_us() / 1000;
+	c->last_message_ms = now_ms();
 	c->stop_sent = viewer == 0;
 	send_controller_event(c);
 	return previous;
@@ -173,6 +230,41 @@ static int client_flush(client *cl)
 	return 0;
 }
 
+static void count(cam_control *c, uint64_t *counter)
+{
+	pthread_mutex_lock(&c->lock);
+	(*counter)++;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Why a device line is refused (see control.h), or NULL with *to (or NULL)
+ * and *data set. */
+static const char *device_line_problem(json_t *obj, json_t **to, json_t **data)
+{
+	if(!obj || !json_is_object(obj))
+		return "each line must be one JSON object";
+	if(!(*data = json_object_get(obj, "data")))
+		return "missing \"data\"";
+	*to = json_object_get(obj, "to");
+	if(*to && (!json_is_integer(*to) || json_integer_value(*to) <= 0))
+		return "\"to\" must be a viewer id";
+	if(json_is_object(*data) && json_object_get(*data, "camera"))
+		return "\"camera\" in \"data\" is reserved for the plugin's own frames";
+	return NULL;
+}
+
+/* Hands a value to the telemetry callback: the number of viewers it was
+ * for, or -1 when there is nobody to ask. */
+static int relay_telemetry(cam_control *c, uint64_t viewer, json_t *data)
+{
+	int reached = -1;
+	char *text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
+	if(text && strlen(text) <= CAM_CONTROL_MAX_MESSAGE && c->cb.telemetry)
+		reached = c->cb.telemetry(c->opaque, viewer, text, strlen(text));
+	free(text);
+	return reached;
+}
+
 /* One line of telemetry from a device program.  Called without the lock
  * (the callback relays to viewers).  Returns an error line to send back, or
  * NULL. */
@@ -180,30 +272,21 @@ static char *handle_device_line(cam_control *c, const char *line, size_t len)
 {
 	json_error_t jerr;
 	json_t *obj = json_loadb(line, len, 0, &jerr);
-	const char *problem = NULL;
 	json_t *to = NULL, *data = NULL;
-	if(!obj || !json_is_object(obj))
-		problem = "each line must be one JSON object";
-	else if(!(data = json_object_get(obj, "data")))
-		problem = "missing \"data\"";
-	else if((to = json_object_get(obj, "to")) && (!json_is_integer(to) || json_integer_value(to) <= 0))
-		problem = "\"to\" must be a viewer id";
+	const char *problem = device_line_problem(obj, &to, &data);
 	char *reply = NULL;
 	if(problem) {
-		json_t *e = json_pack("{ss}", "error", problem);
-		reply = json_dumps(e, JSON_COMPACT);
-		json_decref(e);
-		pthread_mutex_lock(&c->lock);
-		c->stats.telemetry_invalid++;
-		pthread_mutex_unlock(&c->lock);
+		reply = error_line(problem, 0);
+		count(c, &c->stats.telemetry_invalid);
 	} else {
-		char *text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
-		if(text && strlen(text) <= 65535 && c->cb.telemetry)
-			c->cb.telemetry(c->opaque, to ? (uint64_t)json_integer_value(to) : 0, text, strlen(text));
-		free(text);
-		pthread_mutex_lock(&c->lock);
-		c->stats.telemetry++;
-		pthread_mutex_unlock(&c->lock);
+		uint64_t viewer = to ? (uint64_t)json_integer_value(to) : 0;
+		count(c, &c->stats.telemetry);
+		if(relay_telemetry(c, viewer, data) == 0 && viewer) {
+			char why[64];
+			snprintf(why, sizeof(why), "no viewer %llu", (unsigned long long)viewer);
+			reply = error_line(why, viewer);
+			count(c, &c->stats.telemetry_no_viewer);
+		}
 	}
 	if(obj)
 		json_decref(obj);
@@ -238,6 +321,7 @@ static int client_read(cam_control *c, int i)
 				cl->discarding = true;
 				cl->in_len = 0;
 				c->stats.telemetry_invalid++;
+				reply_to(c, fd, error_line("line longer than 65535 bytes: dropped", 0));
 				continue;
 			}
 			if(cl->in_len % 4096 == 0) {
@@ -265,22 +349,7 @@ static int client_read(cam_control *c, int i)
 		char *reply = handle_device_line(c, line, len);
 		free(line);
 		pthread_mutex_lock(&c->lock);
-		if(reply) {
-			for(int j = 0; j < c->nclients; j++) {
-				client *to = &c->clients[j];
-				size_t rl = strlen(reply);
-				if(to->fd != fd || to->out_len + rl + 1 > c->s.socket_buffer)
-					continue;
-				char *out = realloc(to->out, to->out_len + rl + 1);
-				if(out) {
-					to->out = out;
-					memcpy(to->out + to->out_len, reply, rl);
-					to->out[to->out_len + rl] = '\n';
-					to->out_len += rl + 1;
-				}
-			}
-			free(reply);
-		}
+		reply_to(c, fd, reply);
 	}
 	return 0;
 }
@@ -292,7 +361,7 @@ static void accept_clients(cam_control *c)
 		if(fd < 0)
 			return;
 		if(c->nclients == MAX_CLIENTS) {
-			static const char full[] = "{\"error\":\"too many device programs\"}\n";
+			static const char full[] = "{\"event\":\"error\",\"error\":\"too many device programs\"}\n";
 			if(send(fd, full, sizeof(full) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 				CAM_DBG("control: could not tell a refused device program: %s", strerror(errno));
 			close(fd);
@@ -303,38 +372,60 @@ static void accept_clients(cam_control *c)
 		c->stats.clients = c->nclients;
 		CAM_INFO("control: a device program connected (%d now)", c->nclients);
 		/* A late program learns who holds control. */
-		json_t *line = json_pack("{ssso}", "event", "controller", "controller",
-			c->controller ? json_integer((json_int_t)c->controller) : json_null());
-		char *text = json_dumps(line, JSON_COMPACT);
-		json_decref(line);
-		if(text) {
-			client *cl = &c->clients[c->nclients - 1];
-			size_t len = strlen(text);
-			cl->out = malloc(len + 1);
-			if(cl->out) {
-				memcpy(cl->out, text, len);
-				cl->out[len] = '\n';
-				cl->out_len = len + 1;
-			}
-			free(text);
-		}
+		reply_to(c, fd, controller_line(c));
 	}
 }
 
-/* The safety stop: the controller has been silent for deadman_ms.  Lock
+/* The safety stop: whoever drove has been silent for deadman_ms.  Lock
  * held.  Returns how long to sleep until the next check (ms, -1 = none). */
 static int check_deadman(cam_control *c)
 {
-	if(!c->controller || c->stop_sent || c->s.deadman_ms <= 0)
+	if(c->stop_sent || c->s.deadman_ms <= 0)
 		return -1;
-	int64_t idle = now_us() / 1000 - c->last_message_ms;
+	int64_t idle = now_ms() - c->last_message_ms;
 	if(idle >= c->s.deadman_ms) {
-		CAM_INFO("control: controller %llu silent for %lld ms: safety stop",
-			(unsigned long long)c->controller, (long long)idle);
+		CAM_INFO("control: no control message for %lld ms: safety stop", (long long)idle);
 		send_stop(c);
 		return -1;
 	}
 	return (int)(c->s.deadman_ms - idle);
+}
+
+/* Milliseconds until the controller loses control to control_timeout_ms
+ * (0 = now), or -1 when there is no such timer; lock held. */
+static int control_timeout_left(cam_control *c)
+{
+	if(!c->controller || c->s.control_timeout_ms <= 0)
+		return -1;
+	int64_t idle = now_ms() - c->last_message_ms;
+	return idle >= c->s.control_timeout_ms ? 0 : (int)(c->s.control_timeout_ms - idle);
+}
+
+/* Takes control from a controller that has been silent for
+ * control_timeout_ms; no lock held. */
+static void expire_controller(cam_control *c)
+{
+	pthread_mutex_lock(&c->notify_lock);
+	pthread_mutex_lock(&c->lock);
+	uint64_t previous = c->controller;
+	if(control_timeout_left(c) == 0) {
+		CAM_INFO("control: controller %llu sent nothing for %d ms: control released",
+			(unsigned long long)previous, c->s.control_timeout_ms);
+		set_controller(c, 0);
+		c->stats.timeouts++;
+	}
+	uint64_t now = c->controller;
+	pthread_mutex_unlock(&c->lock);
+	notify_controller(c, now, previous, "timeout");
+	pthread_mutex_unlock(&c->notify_lock);
+}
+
+/* The shorter of two waits (ms, -1 = none). */
+static int shorter_wait(int a, int b)
+{
+	if(a < 0)
+		return b;
+	return b < 0 || a < b ? a : b;
 }
 
 static void *control_thread(void *arg)
@@ -346,7 +437,14 @@ static void *control_thread(void *arg)
 	struct pollfd fds[2 + MAX_CLIENTS];
 	pthread_mutex_lock(&c->lock);
 	while(!c->quit) {
-		int timeout = check_deadman(c);
+		int control_left = control_timeout_left(c);
+		if(control_left == 0) {
+			pthread_mutex_unlock(&c->lock);
+			expire_controller(c);
+			pthread_mutex_lock(&c->lock);
+			continue;
+		}
+		int timeout = shorter_wait(check_deadman(c), control_left);
 		int n = 0;
 		fds[n++] = (struct pollfd){.fd = c->wake_fd, .events = POLLIN};
 		if(c->listen_fd >= 0)
@@ -453,12 +551,17 @@ cam_control *cam_control_new(const cam_control_settings *settings, const cam_con
 		c->s.rate_per_s = 50;
 	if(c->s.burst <= 0)
 		c->s.burst = 2 * c->s.rate_per_s;
+	if(c->s.telemetry_rate <= 0)
+		c->s.telemetry_rate = 50;
+	if(c->s.telemetry_burst <= 0)
+		c->s.telemetry_burst = 2 * c->s.telemetry_rate;
 	if(c->s.socket_buffer == 0)
 		c->s.socket_buffer = 1024 * 1024;
 	c->cb = *cb;
 	c->opaque = opaque;
 	c->listen_fd = -1;
 	c->stop_sent = true;
+	pthread_mutex_init(&c->notify_lock, NULL);
 	pthread_mutex_init(&c->lock, NULL);
 	c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if(c->wake_fd < 0) {
@@ -490,6 +593,10 @@ void cam_control_free(cam_control *c)
 		wake(c);
 		pthread_join(c->thread, NULL);
 	}
+	/* Whoever was driving is cut off (under "single" the plugin has released
+	 * the controller already, which sent the stop). */
+	if(!c->stop_sent)
+		send_stop(c);
 	/* A last chance for pending lines (the final stop), without blocking. */
 	for(int i = 0; i < c->nclients; i++)
 		client_flush(&c->clients[i]);
@@ -502,10 +609,11 @@ void cam_control_free(cam_control *c)
 	if(c->wake_fd >= 0)
 		close(c->wake_fd);
 	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->notify_lock);
 	free((char *)c->s.control_pin);
 	free((char *)c->s.admin_key);
 	free((char *)c->s.socket_path);
-	free(c->buckets);
+	free(c->viewers);
 	free(c);
 }
 
@@ -520,42 +628,121 @@ int cam_control_take(cam_control *c, uint64_t viewer, const char *pin, const cha
 		return cam_fail(CAM_ERROR_UNAUTHORIZED, err, errlen, "wrong admin_key");
 	if(!admin && c->s.control_pin && !cam_secret_equal(pin, c->s.control_pin))
 		return cam_fail(CAM_ERROR_UNAUTHORIZED, err, errlen, "wrong or missing pin for control");
+	pthread_mutex_lock(&c->notify_lock);
 	pthread_mutex_lock(&c->lock);
 	uint64_t holder = c->controller;
-	if(holder && holder != viewer && !admin) {
-		pthread_mutex_unlock(&c->lock);
-		return cam_fail(CAM_ERROR_NOT_CONTROLLER, err, errlen, "viewer %llu holds control",
+	int code = 0;
+	if(holder && holder != viewer && !admin)
+		code = cam_fail(CAM_ERROR_NOT_CONTROLLER, err, errlen, "viewer %llu holds control",
 			(unsigned long long)holder);
-	}
-	uint64_t previous = set_controller(c, viewer);
+	else
+		set_controller(c, viewer);
 	pthread_mutex_unlock(&c->lock);
-	notify_controller(c, viewer, previous, previous ? "handover" : "take");
-	return 0;
+	if(!code)
+		notify_controller(c, viewer, holder, holder ? "handover" : "take");
+	pthread_mutex_unlock(&c->notify_lock);
+	return code;
 }
 
 int cam_control_release(cam_control *c, uint64_t viewer, char *err, size_t errlen)
 {
+	pthread_mutex_lock(&c->notify_lock);
 	pthread_mutex_lock(&c->lock);
-	if(c->controller != viewer || viewer == 0) {
-		pthread_mutex_unlock(&c->lock);
-		return cam_fail(CAM_ERROR_NOT_CONTROLLER, err, errlen, "not the controller");
-	}
-	set_controller(c, 0);
+	bool held = viewer != 0 && c->controller == viewer;
+	if(held)
+		set_controller(c, 0);
 	pthread_mutex_unlock(&c->lock);
-	notify_controller(c, 0, viewer, "release");
-	return 0;
+	if(held)
+		notify_controller(c, 0, viewer, "release");
+	pthread_mutex_unlock(&c->notify_lock);
+	return held ? 0 : cam_fail(CAM_ERROR_NOT_CONTROLLER, err, errlen, "not the controller");
+}
+
+/* Token bucket: refills at rate per second up to burst, then takes one
+ * token; false when there was none. */
+static bool bucket_take(bucket *b, int rate, int burst, int64_t now)
+{
+	b->tokens += (double)(now - b->last_us) * rate / 1e6;
+	if(b->tokens > burst)
+		b->tokens = burst;
+	b->last_us = now;
+	if(b->tokens < 1.0)
+		return false;
+	b->tokens -= 1.0;
+	return true;
+}
+
+static bool bucket_full(const bucket *b, int rate, int burst, int64_t now)
+{
+	return b->tokens + (double)(now - b->last_us) * rate / 1e6 >= burst;
+}
+
+/* Whether a viewer sent a control message less than deadman_ms ago; lock held. */
+static bool driving(cam_control *c, const viewer_state *v, int64_t now)
+{
+	return v->last_message_ms && now / 1000 - v->last_message_ms < c->s.deadman_ms;
+}
+
+/* Forgets the records that say nothing (see viewer_state); lock held. */
+static void sweep_viewers(cam_control *c, int64_t now)
+{
+	for(int i = 0; i < c->nviewers; i++) {
+		viewer_state *v = &c->viewers[i];
+		if(bucket_full(&v->messages, c->s.rate_per_s, c->s.burst, now) &&
+			bucket_full(&v->telemetry, c->s.telemetry_rate, c->s.telemetry_burst, now) && !driving(c, v, now))
+			c->viewers[i--] = c->viewers[--c->nviewers];
+	}
+}
+
+static int viewer_index(cam_control *c, uint64_t viewer)
+{
+	for(int i = 0; i < c->nviewers; i++) {
+		if(c->viewers[i].viewer == viewer)
+			return i;
+	}
+	return -1;
+}
+
+/* The viewer's record, made with full buckets when there is none; NULL
+ * when out of memory.  Lock held. */
+static viewer_state *viewer_get(cam_control *c, uint64_t viewer, int64_t now)
+{
+	int i = viewer_index(c, viewer);
+	if(i >= 0)
+		return &c->viewers[i];
+	if(c->nviewers == c->viewers_cap)
+		sweep_viewers(c, now);
+	if(c->nviewers == c->viewers_cap) {
+		int cap = c->viewers_cap ? c->viewers_cap * 2 : 16;
+		viewer_state *nv = realloc(c->viewers, (size_t)cap * sizeof(*nv));
+		if(!nv)
+			return NULL;
+		c->viewers = nv;
+		c->viewers_cap = cap;
+	}
+	viewer_state *v = &c->viewers[c->nviewers++];
+	*v = (viewer_state){
+		.viewer = viewer,
+		.messages = {.tokens = c->s.burst, .last_us = now},
+		.telemetry = {.tokens = c->s.telemetry_burst, .last_us = now},
+	};
+	return v;
 }
 
 void cam_control_viewer_left(cam_control *c, uint64_t viewer, const char *reason)
 {
 	if(!viewer)
 		return;
+	pthread_mutex_lock(&c->notify_lock);
 	pthread_mutex_lock(&c->lock);
-	for(int i = 0; i < c->nbuckets; i++) {
-		if(c->buckets[i].viewer == viewer) {
-			c->buckets[i] = c->buckets[--c->nbuckets];
-			break;
+	int i = viewer_index(c, viewer);
+	if(i >= 0) {
+		/* Under "open", a viewer that was driving stops the device. */
+		if(c->s.policy == CAM_CONTROL_OPEN && !c->stop_sent && driving(c, &c->viewers[i], now_us())) {
+			CAM_INFO("control: viewer %llu left while driving: safety stop", (unsigned long long)viewer);
+			send_stop(c);
 		}
+		c->viewers[i] = c->viewers[--c->nviewers];
 	}
 	bool held = c->controller == viewer;
 	if(held)
@@ -563,37 +750,19 @@ void cam_control_viewer_left(cam_control *c, uint64_t viewer, const char *reason
 	pthread_mutex_unlock(&c->lock);
 	if(held)
 		notify_controller(c, 0, viewer, reason ? reason : "left");
+	pthread_mutex_unlock(&c->notify_lock);
 }
 
-/* Token bucket per viewer; lock held.  false when over the rate. */
-static bool rate_ok(cam_control *c, uint64_t viewer)
+bool cam_control_telemetry_admit(cam_control *c, uint64_t viewer)
 {
 	int64_t now = now_us();
-	bucket *b = NULL;
-	for(int i = 0; i < c->nbuckets; i++) {
-		if(c->buckets[i].viewer == viewer)
-			b = &c->buckets[i];
-	}
-	if(!b) {
-		if(c->nbuckets == c->buckets_cap) {
-			int cap = c->buckets_cap ? c->buckets_cap * 2 : 16;
-			bucket *nb = realloc(c->buckets, (size_t)cap * sizeof(*nb));
-			if(!nb)
-				return false;
-			c->buckets = nb;
-			c->buckets_cap = cap;
-		}
-		b = &c->buckets[c->nbuckets++];
-		*b = (bucket){.viewer = viewer, .tokens = c->s.burst, .last_us = now};
-	}
-	b->tokens += (double)(now - b->last_us) * c->s.rate_per_s / 1e6;
-	if(b->tokens > c->s.burst)
-		b->tokens = c->s.burst;
-	b->last_us = now;
-	if(b->tokens < 1.0)
-		return false;
-	b->tokens -= 1.0;
-	return true;
+	pthread_mutex_lock(&c->lock);
+	viewer_state *v = viewer_get(c, viewer, now);
+	bool ok = v && bucket_take(&v->telemetry, c->s.telemetry_rate, c->s.telemetry_burst, now);
+	if(!ok)
+		c->stats.telemetry_dropped++;
+	pthread_mutex_unlock(&c->lock);
+	return ok;
 }
 
 /* The size of a value as the device program would get it. */
@@ -606,6 +775,8 @@ int cam_control_send(cam_control *c, uint64_t viewer, json_t *data, char *err, s
 {
 	int code = 0;
 	size_t size = encoded_size(data);
+	int64_t now = now_us();
+	viewer_state *v = NULL;
 	pthread_mutex_lock(&c->lock);
 	if(size == 0 || size > CAM_CONTROL_MAX_MESSAGE)
 		code = cam_fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "message larger than %d bytes",
@@ -615,7 +786,7 @@ int cam_control_send(cam_control *c, uint64_t viewer, json_t *data, char *err, s
 	else if(c->s.policy == CAM_CONTROL_SINGLE && c->controller != viewer)
 		code = cam_fail(CAM_ERROR_NOT_CONTROLLER, err, errlen, c->controller ?
 			"another viewer holds control" : "take control first");
-	else if(!rate_ok(c, viewer))
+	else if(!(v = viewer_get(c, viewer, now)) || !bucket_take(&v->messages, c->s.rate_per_s, c->s.burst, now))
 		code = cam_fail(CAM_ERROR_RATE_LIMITED, err, errlen, "more than %d control messages per second",
 			c->s.rate_per_s);
 	if(code) {
@@ -634,8 +805,9 @@ int cam_control_send(cam_control *c, uint64_t viewer, json_t *data, char *err, s
 	queue_line(c, text, strlen(text));
 	free(text);
 	c->stats.delivered++;
-	if(viewer == c->controller) {
-		c->last_message_ms = now_us() / 1000;
+	/* Whoever may send drives (the controller, or anyone under "open"). */
+	v->last_message_ms = c->last_message_ms = now / 1000;
+	if(c->stop_sent) {
 		c->stop_sent = false;
 		wake(c);   /* re-arm the dead-man timer */
 	}
@@ -687,9 +859,23 @@ void cam_control_get_stats(cam_control *c, cam_control_stats *st)
 	pthread_mutex_unlock(&c->lock);
 }
 
+json_t *cam_control_stats_json(cam_control *c)
+{
+	cam_control_stats st;
+	cam_control_get_stats(c, &st);
+	return json_pack("{sIsIsIsIsIsIsIsIsIsIsi}",
+		"delivered", (json_int_t)st.delivered, "lines_sent", (json_int_t)st.lines_sent,
+		"lines_dropped", (json_int_t)st.lines_dropped, "telemetry", (json_int_t)st.telemetry,
+		"telemetry_invalid", (json_int_t)st.telemetry_invalid,
+		"telemetry_dropped", (json_int_t)st.telemetry_dropped,
+		"telemetry_no_viewer", (json_int_t)st.telemetry_no_viewer,
+		"rejected", (json_int_t)st.rejected, "stops", (json_int_t)st.stops,
+		"timeouts", (json_int_t)st.timeouts, "clients", st.clients);
+}
+
 char *cam_control_error_text(int code, const char *reason)
 {
-	json_t *e = json_pack("{siss}", "error_code", code, "error", reason ? reason : "");
+	json_t *e = json_pack("{sssiss}", "camera", "error", "error_code", code, "error", reason ? reason : "");
 	char *text = json_dumps(e, JSON_COMPACT);
 	json_decref(e);
 	return text;

@@ -424,8 +424,8 @@ static void on_source_state(void *opaque, cam_source_state state, const char *er
 static void on_controller(void *opaque, uint64_t controller, uint64_t previous, const char *reason)
 {
 	JANUS_LOG(LOG_INFO, "[camera] controller: %" PRIu64 " (was %" PRIu64 ", %s)\n", controller, previous, reason);
-	json_t *event = json_pack("{ss s{ssso}}", "camera", "event", "result",
-		"event", "controller", "controller", id_or_null(controller));
+	json_t *event = json_pack("{ss s{sssoss}}", "camera", "event", "result",
+		"event", "controller", "controller", id_or_null(controller), "reason", reason);
 	broadcast(event);
 	json_decref(event);
 	if(events_on()) {
@@ -445,22 +445,33 @@ static void relay_text(camera_session *session, const char *text, size_t len)
 	gateway->relay_data(session->handle, &data);
 }
 
+/* Relays telemetry to a viewer within its telemetry_rate (the excess is
+ * dropped and counted by the control module). */
+static void relay_telemetry(camera_session *session, const char *text, size_t len)
+{
+	if(cam_control_telemetry_admit(control, session->id))
+		relay_text(session, text, len);
+}
+
 /* Telemetry from the device program (control thread): to one viewer, or to
- * every viewer whose PeerConnection is up. */
-static void on_telemetry(void *opaque, uint64_t viewer, const char *text, size_t len)
+ * every viewer whose PeerConnection is up.  Returns how many it was for. */
+static int on_telemetry(void *opaque, uint64_t viewer, const char *text, size_t len)
 {
 	if(viewer) {
 		camera_session *session = session_by_id(viewer);
-		if(session) {
-			relay_text(session, text, len);
+		bool up = session && is_connected(session);
+		if(up)
+			relay_telemetry(session, text, len);
+		if(session)
 			janus_refcount_decrease(&session->ref);
-		}
-		return;
+		return up;
 	}
 	GPtrArray *targets = sessions_where(is_connected);
 	for(guint i = 0; i < targets->len; i++)
-		relay_text(g_ptr_array_index(targets, i), text, len);
+		relay_telemetry(g_ptr_array_index(targets, i), text, len);
+	int n = (int)targets->len;
 	sessions_unref(targets);
+	return n;
 }
 
 /* The `info` answer. */
@@ -495,20 +506,8 @@ static json_t *info_json(void)
 	json_object_set_new(info, "max_viewers", json_integer(config.max_viewers));
 	json_object_set_new(info, "control", json_string(cam_control_policy_name(config.control)));
 	json_object_set_new(info, "controller", id_or_null(control ? cam_control_controller(control) : 0));
-	if(control) {
-		cam_control_stats cst;
-		cam_control_get_stats(control, &cst);
-		json_t *cs = json_object();
-		json_object_set_new(cs, "delivered", json_integer((json_int_t)cst.delivered));
-		json_object_set_new(cs, "lines_sent", json_integer((json_int_t)cst.lines_sent));
-		json_object_set_new(cs, "lines_dropped", json_integer((json_int_t)cst.lines_dropped));
-		json_object_set_new(cs, "telemetry", json_integer((json_int_t)cst.telemetry));
-		json_object_set_new(cs, "telemetry_invalid", json_integer((json_int_t)cst.telemetry_invalid));
-		json_object_set_new(cs, "rejected", json_integer((json_int_t)cst.rejected));
-		json_object_set_new(cs, "stops", json_integer((json_int_t)cst.stops));
-		json_object_set_new(cs, "clients", json_integer(cst.clients));
-		json_object_set_new(info, "control_stats", cs);
-	}
+	if(control)
+		json_object_set_new(info, "control_stats", cam_control_stats_json(control));
 	return info;
 }
 
@@ -955,7 +954,9 @@ static int camera_init(janus_callbacks *callback, const char *config_path)
 		.admin_key = config.admin_key,
 		.socket_path = config.control_socket,
 		.deadman_ms = config.deadman_ms,
+		.control_timeout_ms = config.control_timeout_ms,
 		.rate_per_s = config.control_rate,
+		.telemetry_rate = config.telemetry_rate,
 	};
 	cam_control_callbacks ccb = {.telemetry = on_telemetry, .controller = on_controller};
 	char cerr[256] = "";

@@ -47,12 +47,12 @@ async function setup(t, set = {}) {
     await v.waitChannelOpen();
     // werift calls the channel open before Janus's SCTP side takes data
     // (its first frames can arrive a second later).  One refused frame,
-    // answered, proves the path both ways before the test relies on it;
-    // nobody controls yet when a test makes its viewers.
+    // answered, proves the path both ways before the test relies on it: a
+    // binary one, refused (484) under every policy, so that it never drives.
     const m0 = v.messages.length;
-    v.send('{"probe":true}');
-    await waitFor(() => v.messages.slice(m0).some((m) => m.includes('"error_code":489')),
-      { timeout: 10000, what: () => `${name}: the 489 answer to a probe frame (got ${v.messages.slice(m0)})` });
+    v.dc.send(Buffer.from('{"probe":true}'));
+    await waitFor(() => v.messages.slice(m0).some((m) => m.includes('"error_code":484')),
+      { timeout: 10000, what: () => `${name}: the 484 answer to a probe frame (got ${v.messages.slice(m0)})` });
     return v;
   };
   return ctx;
@@ -380,8 +380,12 @@ test('1,000 malformed or refused data-channel frames and API sends: each answere
       `${seqs.length} delivered in ${secs.toFixed(2)} s at 50/s with a burst of 100`);
     console.log(`# rate limit: ${seqs.length} delivered, ${rejected} got 490, in ${secs.toFixed(2)} s`);
 
-    const total = 250 + 150 + 200 + 200 + 200;
-    assert.equal(total, 1000);
+    // Every frame and send got exactly one outcome: an answer with its code,
+    // or (only in the last phase) a delivery.
+    const apiAnswers = Object.values(api).reduce((x, y) => x + y, 0);
+    const total = c481.length + c484.length + c489.length + apiAnswers + rejected + seqs.length;
+    assert.equal(apiAnswers, 200, `API answers ${JSON.stringify(api)}`);
+    assert.equal(total, 1000, 'one outcome per frame or send');
     console.log(`# ${total} frames and sends; answers by code: channel ${JSON.stringify(tally([...c481, ...c484, ...c489]))} + 490 x ${rejected}, API ${JSON.stringify(api)}`);
     const st = (await ctx.info()).control_stats;
     console.log(`# control_stats ${JSON.stringify(st)}`);
@@ -555,8 +559,11 @@ test('control round trip: browser key press to the device program, 100 presses (
   await p1.click('#control-take');
   const d1 = await waitPage(p1, (d) => d.isController, 'page 1 in control');
   const rtt = [];
+  const fromTest = []; // the test's own clock: from asking for the press to the device's line
+  const c0 = dev.commands.length;
   for (let i = 0; i < 100; i++) {
     const n0 = dev.lines.length;
+    const askedAt = performance.timeOrigin + performance.now();
     await p1.keyboard.down('ArrowUp');
     const got = await dev.waitLine((m) => m?.from === d1.viewerId && m.data?.y === 1, { from: n0, what: `press ${i}` });
     const gotAt = got.hrAt;
@@ -564,13 +571,23 @@ test('control round trip: browser key press to the device program, 100 presses (
     await dev.waitLine((m) => m?.from === d1.viewerId && m.data?.y === 0, { from: n0, what: `release ${i}` });
     const keyAt = await p1.evaluate((k) => window.__keyAt[k], i);
     rtt.push(gotAt - keyAt);
+    fromTest.push(gotAt - askedAt);
   }
   const f = (x) => x.toFixed(2);
   console.log(`# control round trip, key press -> device program, 100 presses: median ${f(median(rtt))} ms, ` +
-    `worst ${f(Math.max(...rtt))} ms, best ${f(Math.min(...rtt))} ms`);
-  assert.equal(rtt.length, 100);
-  // Same machine, same clock: a negative figure would mean a broken probe.
-  assert.ok(rtt.every((x) => Number.isFinite(x) && x > -1), `rtt ${rtt}`);
+    `worst ${f(Math.max(...rtt))} ms, best ${f(Math.min(...rtt))} ms ` +
+    `(from the test's keyboard call: median ${f(median(fromTest))} ms)`);
+  // The page saw exactly 100 presses, and the device got them as 100
+  // up/zero pairs from that page and nothing else, every drive the page sent.
+  assert.equal(await p1.evaluate(() => window.__keyAt.length), 100, 'key presses seen by the page');
+  const cmds = dev.commands.slice(c0);
+  assert.ok(cmds.every((l) => l.msg.from === d1.viewerId && l.msg.data?.type === 'drive'), 'only page 1\'s drives');
+  const runs = cmds.map((l) => dirOf(l.msg.data)).filter((d, i, a) => i === 0 || d !== a[i - 1]);
+  assert.deepEqual(runs, Array.from({ length: 200 }, (_, i) => (i % 2 ? 'zero' : 'up')), 'up, zero, 100 times');
+  assert.equal(cmds.length, (await demo(p1)).sentDrive, 'every drive the page sent arrived, nothing else');
+  // Each line arrived after the test asked for its key press (one clock:
+  // this process's), so no line was matched from an earlier press.
+  assert.ok(fromTest.every((x) => x > 0), `lines before their press: ${fromTest.filter((x) => x <= 0)}`);
 });
 
 test('demo page under policy "open": drive buttons work without taking control; under "none" the controls are hidden',
@@ -590,8 +607,15 @@ test('demo page under policy "open": drive buttons work without taking control; 
     await dev.waitLine((m) => m?.from === d1.viewerId && m.data?.y === -1, { what: 'page 1\'s down drive' });
     await p1.keyboard.up('ArrowDown');
     await dev.waitLine((m) => m?.from === d1.viewerId && m.data?.y === 0, { what: 'page 1\'s zero drive' });
-    assert.equal((await demo(p2)).lastControlError, null, 'no error under "open"');
-    assert.ok(right);
+    const s1 = await demo(p1);
+    const s2 = await demo(p2);
+    assert.equal(s2.lastControlError, null, 'no error under "open"');
+    assert.equal(s1.lastControlError, null, 'no error under "open"');
+    // Each page's drives, exactly, reached the device, tagged with its id.
+    const by = (id) => dev.commands.filter((l) => l.msg.from === id).length;
+    assert.equal(by(d2.viewerId), s2.sentDrive, `page 2 sent ${s2.sentDrive}; first: ${right.text}`);
+    assert.equal(by(d1.viewerId), s1.sentDrive, `page 1 sent ${s1.sentDrive}`);
+    assert.equal(dev.commands.length, s1.sentDrive + s2.sentDrive, 'nothing else reached the device');
 
     // A second Janus with control = "none": the panel never shows, keys send nothing.
     const j2 = await startJanus({ name: 'control-none', httpPort: 8089, set: { control: '"none"' } });
@@ -636,4 +660,233 @@ test('demo page with control_pin and an admin handover: wrong pin shows 486, rig
     assert.equal((await admin.request({ request: 'release_control' })).data?.controller, null);
     await waitPage(p1, (d) => d.controllerText === 'nobody', 'page 1: nobody');
     await waitPage(p2, (d) => d.controllerText === 'nobody', 'page 2: nobody');
+  });
+
+// The plugin events a werift viewer gets, each with its arrival time
+// (Date.now(), the device program's clock too).
+function eventLog(v) {
+  const log = [];
+  v.handle.on('event', (m) => log.push({ at: Date.now(), data: m.plugindata?.data }));
+  return log;
+}
+
+const controllerEvent = (e, controller, reason) => e.data?.result?.event === 'controller' &&
+  e.data.result.controller === controller && (reason === undefined || e.data.result.reason === reason);
+
+async function waitEvent(log, pred, what, timeout = 5000) {
+  return waitFor(() => log.find(pred), { timeout, interval: 5, what: () => `${what} (events: ${JSON.stringify(log.map((e) => e.data)).slice(0, 400)})` });
+}
+
+test('a silent controller loses control after control_timeout_ms ("timeout" to every viewer, controller null and the stop to the device); another viewer takes control',
+  { timeout: 90000 }, async (t) => {
+    const TIMEOUT = 2000;
+    const DEADMAN = 400;
+    const ctx = await setup(t, { control_timeout_ms: TIMEOUT, deadman_ms: DEADMAN });
+    const dev = await ctx.device();
+    const a = await ctx.viewer('a');
+    const b = await ctx.viewer('b');
+    const aLog = eventLog(a);
+    const bLog = eventLog(b);
+    assert.equal((await a.request({ request: 'take_control' })).data?.controller, a.id);
+    await waitEvent(bLog, (e) => controllerEvent(e, a.id, 'take'), 'b: a took control, reason "take"');
+
+    // a drives for longer than the timeout, a message every 300 ms: it
+    // keeps control all along.
+    let lastSent = 0;
+    const driveUntil = Date.now() + TIMEOUT + 1000;
+    for (let i = 0; Date.now() < driveUntil; i++) {
+      a.send(JSON.stringify({ type: 'drive', x: 0, y: 1, i }));
+      lastSent = Date.now();
+      await dev.waitLine((m) => m?.data?.i === i, { what: `command ${i}` });
+      await sleep(300);
+    }
+    const lastAtDevice = dev.commands.at(-1).at;
+    assert.equal((await ctx.info()).controller, a.id, 'a still in control while it talks');
+    assert.ok(!bLog.some((e) => controllerEvent(e, null)), 'control was lost while a was talking');
+
+    // Then silence.
+    const n0 = dev.lines.length;
+    const lostB = await waitEvent(bLog, (e) => controllerEvent(e, null), 'b: controller null', TIMEOUT + 5000);
+    const lostA = await waitEvent(aLog, (e) => controllerEvent(e, null), 'a: controller null');
+    const devNull = await dev.waitLine((m) => m?.event === 'controller' && m.controller === null, { from: n0, what: 'controller null at the device' });
+    const stops = dev.lines.slice(n0).filter((l) => l.msg?.event === 'stop');
+    console.log(`# control_timeout_ms ${TIMEOUT}: from a's last message to controller null: other viewer ${lostB.at - lastSent} ms, ` +
+      `the controller itself ${lostA.at - lastSent} ms, device ${devNull.at - lastSent} ms ` +
+      `(device-side, from the last command's arrival: ${devNull.at - lastAtDevice} ms); safety stop after ${stops[0] ? stops[0].at - lastSent : '-'} ms (deadman_ms ${DEADMAN})`);
+    assert.equal(lostB.data.result.reason, 'timeout', JSON.stringify(lostB.data));
+    assert.equal(lostA.data.result.reason, 'timeout', JSON.stringify(lostA.data));
+    // Never before the timeout (one clock: the message left before the
+    // plugin could see it), and not long after.
+    assert.ok(lostB.at - lastSent >= TIMEOUT - 2 && lostB.at - lastSent <= TIMEOUT + 1500, `lost after ${lostB.at - lastSent} ms`);
+    assert.ok(devNull.at - lastAtDevice >= TIMEOUT - 50, `device heard controller null ${devNull.at - lastAtDevice} ms after the last command`);
+    // The device got its one safety stop, at the dead-man time, before the
+    // controller change.
+    assert.equal(stops.length, 1, `stops: ${stops.map((l) => l.text)}`);
+    assert.ok(stops[0].at - lastSent >= DEADMAN - 2 && stops[0].at < devNull.at, `stop after ${stops[0].at - lastSent} ms`);
+    const i = await ctx.info();
+    assert.equal(i.controller, null);
+    assert.equal(i.control_stats.timeouts, 1, JSON.stringify(i.control_stats));
+
+    // a is a viewer like any other now: its frames are refused (marked as
+    // the plugin's), b takes control and drives.
+    const m0 = a.messages.length;
+    a.send(JSON.stringify({ type: 'drive', x: 1, y: 0, late: true }));
+    await waitFor(() => a.messages.length > m0, { what: 'a: the answer to a late frame' });
+    const refusal = JSON.parse(a.messages[m0]);
+    assert.deepEqual([refusal.camera, refusal.error_code], ['error', 489], a.messages[m0]);
+    assert.equal((await b.request({ request: 'take_control' })).data?.controller, b.id);
+    await waitEvent(aLog, (e) => controllerEvent(e, b.id, 'take'), 'a: b took control');
+    b.send(JSON.stringify({ type: 'drive', x: 0, y: -1, from: 'b' }));
+    const cmd = await dev.waitLine((m) => m?.data?.from === 'b', { what: 'b\'s command' });
+    assert.equal(cmd.msg.from, b.id);
+    assert.ok(!dev.commands.some((l) => l.msg.data?.late), 'a\'s late frame reached the device');
+  });
+
+test('policy "open": exactly one safety stop deadman_ms after the last message of any viewer; one at once when a driving viewer leaves, none for one that was not driving',
+  { timeout: 90000 }, async (t) => {
+    const DEADMAN = 600;
+    const ctx = await setup(t, { control: '"open"', deadman_ms: DEADMAN });
+    const dev = await ctx.device();
+    const a = await ctx.viewer('a');
+    const b = await ctx.viewer('b');
+    const c = await ctx.viewer('c');
+    // Before anyone drives: no stop.
+    await sleep(2 * DEADMAN);
+    assert.equal(dev.stops.length, 0, 'a stop before anyone drove');
+
+    // a and b take turns for a while, faster than the dead-man time.
+    for (let i = 0; i < 8; i++) {
+      (i % 2 ? b : a).send(JSON.stringify({ type: 'drive', x: 0, y: 1, i }));
+      await dev.waitLine((m) => m?.data?.i === i, { what: `command ${i}` });
+      await sleep(DEADMAN / 3);
+    }
+    assert.equal(dev.stops.length, 0, `a stop while they drove: ${dev.stops.map((l) => l.at)}`);
+    const last = dev.commands.at(-1);
+    const stop = await dev.waitLine((m) => m?.event === 'stop', { timeout: DEADMAN + 3000, what: 'the safety stop' });
+    console.log(`# open: safety stop ${stop.at - last.at} ms after the last message (deadman_ms ${DEADMAN})`);
+    assert.ok(stop.at - last.at >= DEADMAN - 20 && stop.at - last.at <= DEADMAN + 500, `stop after ${stop.at - last.at} ms`);
+    await sleep(3 * DEADMAN);
+    assert.equal(dev.stops.length, 1, `exactly one stop per silence: ${dev.stops.map((l) => l.text)}`);
+    // No controller under "open", whatever happened.
+    assert.equal((await ctx.info()).controller, null);
+
+    // a drives again and leaves while driving: a stop at once.
+    a.send(JSON.stringify({ type: 'drive', x: 1, y: 0, i: 'again' }));
+    await dev.waitLine((m) => m?.data?.i === 'again', { what: 'a drives again' });
+    const t0 = Date.now();
+    await a.close();
+    const stop2 = await dev.waitLine((m) => m?.event === 'stop', { from: dev.lines.indexOf(stop) + 1, timeout: 3000, what: 'the stop on leaving' });
+    console.log(`# open: safety stop ${stop2.at - t0} ms after a driving viewer left`);
+    assert.ok(stop2.at - t0 < DEADMAN - 100, `stop ${stop2.at - t0} ms after leaving: the dead-man timer, not the leave`);
+    // c never drove, b last drove long ago: they leave without a stop.
+    await c.close();
+    await b.close();
+    await sleep(2 * DEADMAN);
+    assert.equal(dev.stops.length, 2, `stops: ${dev.stops.map((l) => l.text)}`);
+    assert.equal((await ctx.info()).control_stats.stops, 2);
+  });
+
+test('telemetry at 1,000 lines/s reaches each viewer at about telemetry_rate, in order; every line not sent is counted as dropped',
+  { timeout: 90000 }, async (t) => {
+    const RATE = 40;
+    const BURST = 2 * RATE;
+    const ctx = await setup(t, { telemetry_rate: RATE });
+    const dev = await ctx.device();
+    const viewers = [await ctx.viewer('a'), await ctx.viewer('b')];
+    const from = viewers.map((v) => v.messages.length);
+    const N = 3000;
+    // 10 lines every 10 ms, paced on the clock, not on the timer.
+    const t0 = Date.now();
+    for (let i = 0; i < N; i += 10) {
+      for (let k = i; k < i + 10; k++) dev.write({ data: { seq: k } });
+      const due = t0 + (i + 10);
+      if (due > Date.now()) await sleep(due - Date.now());
+    }
+    const writeSecs = (Date.now() - t0) / 1000;
+    const telemetryOf = (v, k) => v.messages.slice(from[k]).map((m) => JSON.parse(m)).filter((m) => Number.isInteger(m?.seq));
+    // Done when the plugin has read every line and the counts add up.
+    let st = null;
+    await waitFor(async () => {
+      st = (await ctx.info()).control_stats;
+      return st.telemetry === N && telemetryOf(viewers[0], 0).length + telemetryOf(viewers[1], 1).length + st.telemetry_dropped === 2 * N;
+    }, { timeout: 15000, interval: 200, what: () => `all lines read and accounted for (${JSON.stringify(st)}; got ${viewers.map((v, k) => telemetryOf(v, k).length)})` });
+    const lastAt = Date.now();
+    const got = viewers.map((v, k) => telemetryOf(v, k));
+    const perSec = got.map((g) => ((g.length - BURST) / writeSecs).toFixed(1));
+    console.log(`# telemetry: ${N} lines in ${writeSecs.toFixed(2)} s (${(N / writeSecs).toFixed(0)}/s) from the device; ` +
+      `viewers got ${got.map((g) => g.length).join(' and ')} (beyond the burst of ${BURST}: ${perSec.join(' and ')}/s at telemetry_rate ${RATE}); ` +
+      `dropped ${st.telemetry_dropped}`);
+    for (const [k, g] of got.entries()) {
+      const seqs = g.map((m) => m.seq);
+      assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), `viewer ${k}: in order`);
+      // The first lines are the burst, whole.
+      assert.deepEqual(seqs.slice(0, BURST), Array.from({ length: BURST }, (_, i) => i), `viewer ${k}: the burst`);
+      const min = BURST + RATE * (writeSecs - 0.5);
+      const max = BURST + RATE * ((lastAt - t0) / 1000) + 2;
+      assert.ok(g.length >= min && g.length <= max, `viewer ${k} got ${g.length}, expected ${min.toFixed(0)}..${max.toFixed(0)}`);
+    }
+    assert.equal(st.telemetry_dropped, 2 * N - got[0].length - got[1].length);
+    assert.equal(st.telemetry_invalid, 0);
+    // The bound is per viewer, and it recovers: after a pause, one line
+    // reaches both.
+    await sleep(1000);
+    dev.write({ data: { seq: 'after' } });
+    for (const [k, v] of viewers.entries()) {
+      await waitFor(() => v.messages.slice(from[k]).some((m) => m.includes('"after"')), { what: `viewer ${k}: the line after the pause` });
+    }
+  });
+
+test('"to" an unknown or departed viewer gets the device an error line; a known one gets the value; "camera" in a value is refused',
+  { timeout: 90000 }, async (t) => {
+    const ctx = await setup(t);
+    const dev = await ctx.device();
+    const a = await ctx.viewer('a');
+    const gone = await ctx.viewer('gone');
+    const goneId = gone.id;
+    await gone.close();
+    await waitFor(async () => (await ctx.info()).viewers === 1, { what: 'one viewer left' });
+    const n0 = dev.lines.length;
+    const m0 = a.messages.length;
+    dev.write({ to: 987654321, data: { x: 1 } });
+    dev.write({ to: goneId, data: { x: 2 } });
+    dev.write({ to: a.id, data: { x: 3 } });
+    dev.write({ data: { camera: 'error', error_code: 489, error: 'forged' } });
+    dev.write({ data: { x: 4, nested: { camera: 'fine' } } });
+    await waitFor(() => a.messages.slice(m0).some((m) => m.includes('"x":4')), { what: 'a: the last value' });
+    const errors = await waitFor(() => {
+      const e = dev.lines.slice(n0).filter((l) => l.msg?.event === 'error');
+      return e.length >= 3 ? e : null;
+    }, { what: () => `3 error lines (got ${dev.lines.slice(n0).map((l) => l.text).join(' | ')})` });
+    assert.deepEqual(errors[0].msg, { event: 'error', error: 'no viewer 987654321', to: 987654321 });
+    assert.deepEqual(errors[1].msg, { event: 'error', error: `no viewer ${goneId}`, to: goneId });
+    assert.match(errors[2].msg.error, /"camera".*reserved/);
+    assert.equal(errors[2].msg.to, undefined);
+    // a got exactly its value and the valid broadcast, nothing forged.
+    assert.deepEqual(a.messages.slice(m0).map((m) => JSON.parse(m)), [{ x: 3 }, { x: 4, nested: { camera: 'fine' } }]);
+    await sleep(300);
+    assert.equal(dev.lines.slice(n0).filter((l) => l.msg?.event === 'error').length, 3, 'no further error lines');
+    const st = (await ctx.info()).control_stats;
+    console.log(`# control_stats ${JSON.stringify(st)}`);
+    assert.equal(st.telemetry_no_viewer, 2);
+    assert.equal(st.telemetry_invalid, 1);
+    assert.equal(st.telemetry, 4);
+  });
+
+test('demo page: a device value shaped like an error is shown as telemetry; only the plugin\'s camera:"error" frames are errors',
+  { timeout: 120000 }, async (t) => {
+    const ctx = await setup(t);
+    const dev = await ctx.device();
+    const { pages: [p1] } = await demoPages(ctx, 1);
+    const lookalike = { error_code: 489, error: 'looks like a refusal' };
+    dev.write({ data: lookalike });
+    const d = await waitPage(p1, (s) => JSON.stringify(s.telemetry) === JSON.stringify(lookalike), 'page: the lookalike as telemetry');
+    assert.equal(d.lastControlError, null, `shown as an error: ${JSON.stringify(d.lastControlError)}`);
+    assert.deepEqual(JSON.parse(await p1.textContent('#telemetry')), lookalike, 'the telemetry panel shows it');
+    assert.doesNotMatch(await p1.textContent('#control-error'), /looks like/);
+    // A real refusal (driving without control) is the plugin's, and shown as one.
+    await p1.click('#drive-up');
+    const e = await waitPage(p1, (s) => s.lastControlError?.code === 489, 'page: 489 for driving without control');
+    assert.notEqual(e.lastControlError.error, lookalike.error);
+    assert.match(await p1.textContent('#control-error'), /489/);
+    assert.deepEqual(e.telemetry, lookalike, 'the refusal did not count as telemetry');
   });

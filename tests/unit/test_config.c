@@ -25,6 +25,8 @@ static void test_defaults(void)
 	CHECK_EQ_INT(c.control, CAM_CONTROL_SINGLE);
 	CHECK(c.control_socket == NULL);
 	CHECK_EQ_INT(c.deadman_ms, 1000);
+	CHECK_EQ_INT(c.control_timeout_ms, 30000);
+	CHECK_EQ_INT(c.telemetry_rate, 50);
 	CHECK(c.events);
 	char err[128];
 	CHECK_EQ_INT(cam_config_check(&c, err, sizeof(err)), 0);
@@ -57,6 +59,12 @@ static void test_good_values(void)
 	CHECK(!strcmp(c.pin, "5678"));
 	CHECK_EQ_INT(cam_config_set(&c, "control_socket", "/run/cam.sock", err, sizeof(err)), 0);
 	CHECK_EQ_INT(cam_config_set(&c, "speed", "-8", err, sizeof(err)), 0);
+	CHECK_EQ_INT(cam_config_set(&c, "control_timeout_ms", "0", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.control_timeout_ms, 0);
+	CHECK_EQ_INT(cam_config_set(&c, "control_timeout_ms", "100", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.control_timeout_ms, 100);
+	CHECK_EQ_INT(cam_config_set(&c, "telemetry_rate", "10000", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.telemetry_rate, 10000);
 	CHECK_EQ_INT(c.width, 1280);
 	CHECK_EQ_INT(c.fps, 15);
 	CHECK_EQ_INT(c.speed, -8);
@@ -74,6 +82,8 @@ static void test_bad_values(void)
 		{"max_viewers", "-1"}, {"on_demand", "maybe"}, {"events", "2"},
 		{"control", "single "}, {"control", "all"}, {"deadman_ms", "0"},
 		{"pin", ""}, {"admin_key", ""}, {"device", ""}, {"speed", "17"},
+		{"control_timeout_ms", "99"}, {"control_timeout_ms", "-1"}, {"control_timeout_ms", "86400001"},
+		{"telemetry_rate", "0"}, {"telemetry_rate", "10001"},
 	};
 	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cam_config c;
@@ -89,6 +99,8 @@ static void test_bad_values(void)
 		CHECK_EQ_INT(c.fps, 30);
 		CHECK_EQ_INT(c.bitrate, 1000000);
 		CHECK(c.on_demand);
+		CHECK_EQ_INT(c.control_timeout_ms, 30000);
+		CHECK_EQ_INT(c.telemetry_rate, 50);
 		cam_config_clear(&c);
 	}
 	cam_config c;
