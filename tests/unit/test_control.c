@@ -364,7 +364,10 @@ static void test_slow_and_many_programs(void)
 		}
 	}
 	printf("# 20000 messages in %lld ms, slowest call %lld ms\n", (long long)(now_ms() - t0), (long long)worst);
-	CHECK(worst < 100);
+	/* A sender blocked by the program that never reads would wait forever;
+	 * the bound only has to tell "never blocked" from that, on a loaded
+	 * machine too. */
+	CHECK(worst < 2000);
 	cam_control_stats st;
 	cam_control_get_stats(c, &st);
 	CHECK(st.lines_dropped > 0);
