@@ -142,8 +142,12 @@ function tab(kind, page) {
     click: (selector) => page.click(selector),
     keyDown: (key) => page.keyboard.down(key),
     keyUp: (key) => page.keyboard.up(key),
-    // Closes the tab as a user does: beforeunload/pagehide/unload run.
-    close: () => page.close({ runBeforeUnload: true }),
+    // Closes the tab as a user does: beforeunload, pagehide, unload run.
+    // With {beforeunload: false} the driver closes it without beforeunload
+    // (Chromium: CDP Target.closeTarget; Firefox: BiDi browsingContext.close
+    // without promptUnload), as browsers do when they discard a tab: only
+    // pagehide/unload run.
+    close: ({ beforeunload = true } = {}) => page.close({ runBeforeUnload: beforeunload }),
   };
 }
 
