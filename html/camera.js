@@ -1010,7 +1010,9 @@
   window.addEventListener('pagehide', leavePage);
   // Back from the back/forward cache: watch again.
   window.addEventListener('pageshow', (e) => {
-    if (e.persisted && attempt === null && retryTimer === null && model.state !== 'error') connect();
+    if (!e.persisted || attempt !== null || retryTimer !== null || model.state === 'error') return;
+    setState('connecting', null);
+    connect();
   });
   render();
   if (typeof Janus === 'undefined') {

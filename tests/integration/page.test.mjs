@@ -292,3 +292,26 @@ for (const kind of BROWSERS) {
       console.log(`# ${kind}: SIGKILL -> info.viewers 0 after ${ms.toFixed(0)} ms (liveness_ms ${LIVENESS_MS})`);
     });
 }
+
+test('tools/serve.mjs --settings FILE serves FILE as /settings.js; without one, /settings.js is a plain 404', { timeout: 30000 }, async (t) => {
+  const dir = makeTmpDir('serve-settings');
+  const file = path.join(dir, 'robot-settings.js');
+  const text = `window.cameraSettings = { iceServers: [{ urls: 'stun:${SERVER_IP}:3478' }] };\n`;
+  fs.writeFileSync(file, text);
+  const run = async (args, port) => {
+    const proc = spawn(process.execPath, [path.join(repoRoot, 'tools', 'serve.mjs'), '--listen', SERVER_IP, '--port', String(port), ...args],
+      { stdio: 'ignore' });
+    t.after(() => proc.kill('SIGTERM'));
+    const url = `http://${SERVER_IP}:${port}/settings.js`;
+    return waitFor(async () => {
+      const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      return { status: r.status, type: r.headers.get('content-type'), body: await r.text() };
+    }, { timeout: 10000, interval: 100, what: `serve.mjs answering ${url}` });
+  };
+  const withFile = await run(['--settings', file], 8002);
+  assert.equal(withFile.status, 200);
+  assert.match(withFile.type, /^text\/javascript/);
+  assert.equal(withFile.body, text);
+  const without = await run(['--root', dir], 8003); // a root with no settings.js in it
+  assert.equal(without.status, 404, 'no settings.js: the page gets a 404 and uses its defaults');
+});
