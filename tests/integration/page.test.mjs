@@ -16,6 +16,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -144,6 +145,30 @@ for (const kind of BROWSERS) {
       await assertPlays(tab);
     });
 
+  test(`${kind}: ?server= given twice: a server that accepts and never answers costs at most 3 s, then the next one plays`,
+    { timeout: 120000 }, async (t) => {
+      const ctx = await setupJanus(t);
+      const srv = await startStaticServer(ctx);
+      // Accepts connections and never says a word (a hung proxy, a wrong
+      // service): janus.js alone would wait for it forever.
+      const held = [];
+      const silent = net.createServer((c) => held.push(c));
+      await new Promise((resolve) => silent.listen(8099, SERVER_IP, resolve));
+      ctx.cleanups.push(() => { for (const c of held) c.destroy(); silent.close(); });
+      const browser = await browserFor(ctx, kind);
+      const t0 = performance.now();
+      const tab = await browser.open(`${srv.pageUrl}?server=${encodeURIComponent(`http://${SERVER_IP}:8099/janus`)}` +
+        `&server=${encodeURIComponent(`ws://${SERVER_IP}:8188`)}`);
+      const d = await watching(tab, 'watching over the second ?server=');
+      const ms = performance.now() - t0;
+      console.log(`# ${kind}: page load -> watching ${ms.toFixed(0)} ms via ${d.server} after: ${d.tried.join('; ')}`);
+      assert.deepEqual(d.servers, [`http://${SERVER_IP}:8099/janus`, `ws://${SERVER_IP}:8188`], 'both ?server=, in order, nothing else');
+      assert.equal(d.server, `ws://${SERVER_IP}:8188`);
+      assert.match(d.tried[0] || '', /8099\/janus: no answer/);
+      assert.ok(held.length >= 1, 'the silent server was really asked');
+      await waitDecoded(tab, { frames: 5, timeout: 20000 });
+    });
+
   test(`${kind}: ?ice= and settings.js reach the RTCPeerConnection; a bad ?ice= is reported and the page still plays`,
     { timeout: 150000 }, async (t) => {
       const ctx = await setupJanus(t);
@@ -192,18 +217,23 @@ for (const kind of BROWSERS) {
   // unload run) and without beforeunload (only pagehide and unload run:
   // Playwright's default page.close(), a browser discarding a tab).  janus.js
   // listens to beforeunload only; the page leaves on pagehide.
-  for (const served of ['python3 -m http.server', 'tools/serve.mjs']) {
-    test(`${kind}: a closed tab (page served by ${served}) is gone from info.viewers within 1 s, with or without beforeunload`,
+  const ways = [
+    { served: 'python3 -m http.server', query: '' },                                  // HTTP transport, port 8088
+    { served: 'python3 -m http.server', query: `?server=ws://${SERVER_IP}:8188` },     // WebSocket transport
+    { served: 'tools/serve.mjs', query: '' },                                         // HTTP through the proxy
+  ];
+  for (const { served, query } of ways) {
+    test(`${kind}: a closed tab (page served by ${served}${query}) is gone from info.viewers within 1 s, with or without beforeunload`,
       { timeout: 120000 }, async (t) => {
         const ctx = await setupJanus(t);
         const srv = served === 'tools/serve.mjs' ? await startServer({ janusUrl: ctx.janus.url }) : await startStaticServer(ctx);
         if (srv.stop) ctx.cleanups.push(() => srv.stop());
         const browser = await browserFor(ctx, kind);
-        const keep = await browser.open(srv.pageUrl); // another tab stays: the browser lives on
+        const keep = await browser.open(srv.pageUrl + query); // another tab stays: the browser lives on
         await watching(keep, 'the tab that stays');
         let viewers = 1;
         for (const beforeunload of [true, false]) {
-          const tab = await browser.open(srv.pageUrl);
+          const tab = await browser.open(srv.pageUrl + query);
           const d = await watching(tab, 'the tab to close');
           await waitDecoded(tab, { frames: 5, timeout: 20000 });
           await waitFor(async () => (await ctx.info()).viewers === viewers + 1, { timeout: 5000, what: `${viewers + 1} viewers` });
@@ -222,7 +252,7 @@ for (const kind of BROWSERS) {
         await waitDecoded(keep, { frames: 10, from: before.framesDecoded, timeout: 5000 });
         const t1 = performance.now();
         await keep.close();
-        console.log(`# ${kind}, ${served}: last tab closed -> 0 viewers after ${(await msToNoViewers(ctx, t1, 1000, 'after the last tab')).toFixed(0)} ms`);
+        console.log(`# ${kind}, ${served}${query}: last tab closed -> 0 viewers after ${(await msToNoViewers(ctx, t1, 1000, 'after the last tab')).toFixed(0)} ms`);
       });
   }
 
