@@ -6,8 +6,22 @@
 // attempt down and starts a new one with back-off, forever: a camera page
 // is left open on a wall and must come back on its own.
 //
-// Query parameters: ?server=URL (default: /janus on this origin, which
-// tools/serve.mjs proxies), ?pin=PIN, ?debug (janus.js logging).
+// Where Janus is, in this order (README, "The demo page"): every ?server=URL
+// (repeatable, or comma-separated) when given; else `servers` of an
+// optional settings.js beside the page (window.cameraSettings); else the
+// way Janus's own demos look: /janus on this origin (tools/serve.mjs proxies
+// it), then this host's Janus transports on their default ports, matching
+// the page's scheme (http: :8088/janus and ws://:8188; https: :8089/janus
+// and wss://:8989).  Each candidate gets CONNECT_TIMEOUT_MS; a refused one
+// costs only its refusal.  STUN/TURN: ?ice= (a comma-separated list of
+// stun:/turn: URLs, or a JSON array of RTCIceServer), else settings.js's
+// `iceServers`, else none.  Also ?pin=PIN, ?control_pin=PIN, ?debug
+// (janus.js logging).
+//
+// On `pagehide` the page closes its PeerConnection (Janus sees the DTLS
+// close at once) and destroys its Janus session (a beacon over HTTP, the
+// WebSocket itself over WebSockets), so a closed tab frees its viewer slot
+// at once whatever serves the page.
 //
 // For tests, window.cameraDemo is a read-only view of what the page believes
 // (state, viewer id, getStats figures, the decoded stamp); tests are expected
@@ -16,8 +30,9 @@
   'use strict';
 
   const params = new URLSearchParams(location.search);
-  const serverUrl = params.get('server') || new URL('/janus', location.href).href;
   const pin = params.get('pin');
+  const settings = window.cameraSettings && typeof window.cameraSettings === 'object' ? window.cameraSettings : {};
+  const configErrors = [];     // readable reasons a setting was ignored
 
   const BACKOFF_MIN_MS = 500;
   const BACKOFF_MAX_MS = 5000;
@@ -29,6 +44,139 @@
   // After this long of uninterrupted watching, a failure is a new incident
   // and retries start again at the shortest delay.
   const STABLE_MS = 10000;
+
+  // How long one Janus candidate may take to create a session before the
+  // next one is tried (janus.js itself has no limit on that request).
+  const CONNECT_TIMEOUT_MS = 3000;
+
+  // ---- Where Janus is, and STUN/TURN -------------------------------------
+
+  // A ?server= / settings URL: http(s) or ws(s), or a path on this origin.
+  function serverUrl(text) {
+    let u;
+    try {
+      u = new URL(text, location.href);
+    } catch {
+      throw new Error(`not a URL: ${text}`);
+    }
+    if (!/^(https?|wss?):$/.test(u.protocol)) throw new Error(`not an http(s):// or ws(s):// URL: ${text}`);
+    // janus.js appends "/<session>" to HTTP URLs: no trailing slash.
+    return u.href.replace(/\/+$/, '');
+  }
+
+  // What Janus's demos try: this origin's /janus, then this host's
+  // transports on their default ports, matching http/https.
+  function defaultServers() {
+    const host = location.hostname;   // IPv6 keeps its brackets
+    const secure = location.protocol === 'https:';
+    const list = [
+      new URL('/janus', location.href).href,
+      secure ? `https://${host}:8089/janus` : `http://${host}:8088/janus`,
+      secure ? `wss://${host}:8989` : `ws://${host}:8188`,
+    ];
+    return [...new Set(list)];
+  }
+
+  // Valid URLs of a list; each bad one is reported and left out.
+  function validServers(list, from) {
+    const out = [];
+    for (const text of list) {
+      try {
+        out.push(serverUrl(text));
+      } catch (e) {
+        configErrors.push(`${from}: ${e.message}`);
+      }
+    }
+    return out;
+  }
+
+  function chooseServers() {
+    const given = params.getAll('server').flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+    if (given.length) return validServers(given, '?server=');
+    if (settings.servers !== undefined) {
+      const list = typeof settings.servers === 'string' ? [settings.servers] : settings.servers;
+      if (Array.isArray(list) && list.every((v) => typeof v === 'string')) {
+        const ok = validServers(list, 'settings.js servers');
+        if (ok.length) return ok;
+      } else {
+        configErrors.push('settings.js: servers must be a URL or an array of URLs');
+      }
+    }
+    return defaultServers();
+  }
+
+  // One RTCIceServer, checked the way the browser will read it.
+  function iceServer(v) {
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('each entry must be an object {"urls": ...}');
+    const urls = typeof v.urls === 'string' ? [v.urls] : v.urls;
+    if (!Array.isArray(urls) || !urls.length || !urls.every((u) => typeof u === 'string')) {
+      throw new Error('"urls" must be a URL or an array of URLs');
+    }
+    for (const u of urls) {
+      if (!/^(stun|stuns|turn|turns):[^\s]+$/i.test(u)) throw new Error(`not a stun:/stuns:/turn:/turns: URL: ${u}`);
+      if (/^turns?:/i.test(u) && (typeof v.username !== 'string' || typeof v.credential !== 'string')) {
+        throw new Error(`${u} needs "username" and "credential" (use the JSON form)`);
+      }
+    }
+    for (const k of ['username', 'credential']) {
+      if (v[k] !== undefined && typeof v[k] !== 'string') throw new Error(`"${k}" must be a string`);
+    }
+    const out = { urls: v.urls };
+    if (v.username !== undefined) out.username = v.username;
+    if (v.credential !== undefined) out.credential = v.credential;
+    return out;
+  }
+
+  // ?ice= values: each a JSON array (or object) of RTCIceServer, or a
+  // comma-separated list of stun:/turn: URLs.  Throws a readable Error.
+  function parseIceParam(values) {
+    const out = [];
+    for (const raw of values) {
+      const text = raw.trim();
+      if (!text) continue;
+      if (text[0] === '[' || text[0] === '{') {
+        let v;
+        try {
+          v = JSON.parse(text);
+        } catch (e) {
+          throw new Error(`not valid JSON (${e.message})`);
+        }
+        for (const entry of Array.isArray(v) ? v : [v]) out.push(iceServer(entry));
+      } else {
+        for (const u of text.split(',').map((x) => x.trim()).filter(Boolean)) out.push(iceServer({ urls: u }));
+      }
+    }
+    return out;
+  }
+
+  // The browser has the last word: a configuration it refuses would only
+  // fail later, inside janus.js.
+  function checkWithBrowser(list) {
+    if (typeof RTCPeerConnection !== 'function' || !list.length) return list;
+    try {
+      new RTCPeerConnection({ iceServers: list }).close();
+    } catch (e) {
+      throw new Error(`the browser refuses it: ${e.message}`);
+    }
+    return list;
+  }
+
+  function chooseIceServers() {
+    const given = params.getAll('ice');
+    const from = given.length ? '?ice=' : 'settings.js iceServers';
+    try {
+      if (given.length) return checkWithBrowser(parseIceParam(given));
+      if (settings.iceServers === undefined) return [];
+      if (!Array.isArray(settings.iceServers)) throw new Error('must be an array of RTCIceServer');
+      return checkWithBrowser(settings.iceServers.map(iceServer));
+    } catch (e) {
+      configErrors.push(`${from} ignored: ${e.message}`);
+      return [];
+    }
+  }
+
+  const servers = chooseServers();
+  const iceServers = chooseIceServers();
 
   const $ = (id) => document.getElementById(id);
   const video = $('video');
@@ -75,7 +223,7 @@
     st.textContent = model.state;
     st.dataset.state = model.state;
     $('viewer-id').textContent = model.viewerId ?? '–';
-    $('message').textContent = model.error ? model.error : '';
+    $('message').textContent = [...configErrors, model.error].filter(Boolean).join(' — ');
     const src = model.source;
     const down = src && (src.error || src.state === 'error');
     $('source-warning').hidden = !down;
@@ -441,7 +589,9 @@
   function connect() {
     retryTimer = null;
     const a = {
-      janus: null,
+      janus: null,           // the janus.js session in use, once one answered
+      server: null,          // its URL
+      tried: [],             // candidates that failed, with why
       handle: null,
       started: false,        // plugin said `started`
       webrtcUp: false,       // Janus said the PeerConnection is up
@@ -454,17 +604,70 @@
     attempt = a;
     model.viewerId = null;
     render();
+    if (!servers.length) {
+      giveUp(a, 'no Janus server to try: fix ?server= or settings.js');
+      return;
+    }
+    tryServer(a, 0);
+  }
 
-    a.janus = new Janus({
-      server: serverUrl,
-      iceServers: [],        // same network as the camera; works offline
-      // Lost long polls surface as error(); without this, janus.js would
-      // try to destroy the session on unload only.
-      destroyOnUnload: true,
-      success: () => isLive(a) && attach(a),
-      error: (e) => fail(a, `Janus: ${describe(e)}`),
-      destroyed: () => fail(a, 'Janus session destroyed'),
-    });
+  // A session of a candidate we no longer want (it answered too late).
+  function discard(j) {
+    try {
+      const sid = j.getSessionId();
+      j.destroy({ cleanupHandles: true, notifyDestroyed: false });
+      if (sid) delete Janus.sessions[sid];
+    } catch {
+      // half-built: nothing to free
+    }
+  }
+
+  // Tries servers[i], then the next one as soon as it fails or stays
+  // silent for CONNECT_TIMEOUT_MS; the first that creates a session wins.
+  function tryServer(a, i) {
+    if (!isLive(a)) return;
+    if (i >= servers.length) {
+      fail(a, `no Janus answered (tried ${a.tried.join('; ')})`);
+      return;
+    }
+    const url = servers[i];
+    let j = null;
+    let settled = false;
+    const next = (why) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      a.tried.push(`${url}: ${why}`);
+      if (j) discard(j);
+      tryServer(a, i + 1);
+    };
+    const timer = setTimeout(() => next('no answer'), CONNECT_TIMEOUT_MS);
+    try {
+      j = new Janus({
+        server: url,
+        iceServers,
+        // The page leaves on `pagehide` itself (leavePage).
+        destroyOnUnload: false,
+        success: () => {
+          if (settled || !isLive(a)) {
+            discard(j);
+            return;
+          }
+          settled = true;
+          clearTimeout(timer);
+          a.janus = j;
+          a.server = url;
+          attach(a);
+        },
+        error: (e) => {
+          if (a.janus === j) fail(a, `Janus: ${describe(e)}`);
+          else if (isLive(a)) next(describe(e));
+        },
+        destroyed: () => a.janus === j && fail(a, 'Janus session destroyed'),
+      });
+    } catch (e) {
+      next(describe(e));
+    }
   }
 
   function attach(a) {
@@ -691,7 +894,12 @@
     stampRequest = null;
   }
 
-  function teardown(a) {
+  // Frees what attempt `a` holds, here and on the server.  While the page
+  // unloads, requests in flight may be cancelled: janus.js's `unload` path
+  // sends the HTTP `destroy` as a beacon instead; over WebSockets the
+  // `destroy` goes on the open socket (and its close alone would do, as
+  // Janus drops a transport's sessions when it goes).
+  function teardown(a, unloading = false) {
     for (const t of a.timers) clearInterval(t);
     clearTimeout(a.disconnectedTimer);
     cancelStamp();
@@ -699,17 +907,37 @@
     model.stats = emptyStats();
     model.stamp = { counter: null, timeMs: null, delayMs: null, at: null };
     control.onTeardown();
+    if (!a.janus) return;
+    try {
+      // First the PeerConnection: Janus sees the DTLS close at once, even
+      // if the signalling below never arrives.
+      const pc = a.handle && a.handle.webrtcStuff.pc;
+      if (pc) pc.close();
+    } catch {
+      // already closed
+    }
     try {
       const sid = a.janus.getSessionId();
+      const beacon = unloading && !/^wss?:/.test(a.server);
       // Frees the viewer slot on the server if it is still there; the local
       // PeerConnection is closed either way (cleanupHandles).
-      a.janus.destroy({ cleanupHandles: true, notifyDestroyed: false });
+      a.janus.destroy({ cleanupHandles: true, notifyDestroyed: false, unload: beacon });
       // janus.js never forgets a session; a page that reconnects for days
       // would otherwise keep every dead one.
       if (sid) delete Janus.sessions[sid];
     } catch {
       // janus.js may throw on a half-built session; nothing left to free.
     }
+  }
+
+  // The page goes away (closed, reloaded, navigated, or put into the
+  // back/forward cache): leave now rather than at Janus's session timeout.
+  function leavePage() {
+    clearTimeout(retryTimer);
+    retryTimer = null;
+    const a = attempt;
+    attempt = null;
+    if (a) teardown(a, true);
   }
 
   function fail(a, message, code = null) {
@@ -758,7 +986,11 @@
     get info() { return model.info ? JSON.parse(JSON.stringify(model.info)) : null; },
     get source() { return copy(model.source); },
     get reconnects() { return model.reconnects; },
-    get server() { return serverUrl; },
+    get server() { return attempt ? attempt.server : null; },
+    get servers() { return [...servers]; },
+    get tried() { return attempt ? [...attempt.tried] : []; },
+    get iceServers() { return JSON.parse(JSON.stringify(iceServers)); },
+    get configErrors() { return [...configErrors]; },
     get dataChannel() {
       const dc = attempt && attempt.handle && attempt.handle.webrtcStuff.dataChannel;
       return dc && dc[CONTROL_LABEL] ? dc[CONTROL_LABEL].readyState : null;
@@ -777,6 +1009,13 @@
   // ---- Start -------------------------------------------------------------
 
   setInterval(pollStamp, STATS_PERIOD_MS);
+  window.addEventListener('pagehide', leavePage);
+  // Back from the back/forward cache: watch again.
+  window.addEventListener('pageshow', (e) => {
+    if (!e.persisted || attempt !== null || retryTimer !== null || model.state === 'error') return;
+    setState('connecting', null);
+    connect();
+  });
   render();
   if (typeof Janus === 'undefined') {
     setState('error', 'janus.js did not load');

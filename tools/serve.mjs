@@ -5,13 +5,16 @@
 // Janus's HTTP transport, so that a browser needs one origin and one port
 // (no CORS, no second port to open on a robot's firewall).
 //
-//   node tools/serve.mjs [--listen ADDR] [--port N] [--janus URL] [--root DIR]
+//   node tools/serve.mjs [--listen ADDR] [--port N] [--janus URL] [--root DIR] [--settings FILE]
 //
 //   --listen ADDR   bind address (default 0.0.0.0)
 //   --port N        port (default 8000; 0 picks a free one)
 //   --janus URL     Janus HTTP transport root (default http://127.0.0.1:8088);
 //                   /janus/... is forwarded to URL/janus/...
 //   --root DIR      folder to serve (default: html/ beside this tool)
+//   --settings FILE served as /settings.js, the page's optional settings
+//                   (Janus servers, STUN/TURN; see html/settings.example.js);
+//                   default: settings.js in the root, if there is one
 
 import http from 'node:http';
 import fs from 'node:fs';
@@ -37,6 +40,7 @@ function parseArgs(argv) {
     else if (a === '--port') opts.port = Number(val());
     else if (a === '--janus') opts.janus = val();
     else if (a === '--root') opts.root = path.resolve(val());
+    else if (a === '--settings') opts.settings = path.resolve(val());
     else if (a === '-h' || a === '--help') usage(null);
     else usage(`unknown option ${a}`);
   }
@@ -47,12 +51,13 @@ function parseArgs(argv) {
   } catch (e) {
     usage(`bad --janus URL: ${e.message}`);
   }
+  if (opts.settings && !fs.existsSync(opts.settings)) usage(`no settings file ${opts.settings}`);
   return opts;
 }
 
 function usage(msg) {
   if (msg) console.error(`serve.mjs: ${msg}`);
-  console.error('usage: node tools/serve.mjs [--listen ADDR] [--port N] [--janus http://HOST:PORT] [--root DIR]');
+  console.error('usage: node tools/serve.mjs [--listen ADDR] [--port N] [--janus http://HOST:PORT] [--root DIR] [--settings FILE]');
   process.exit(msg ? 2 : 0);
 }
 
@@ -64,6 +69,7 @@ const aliases = {
   '/janus.js': '/usr/share/javascript/janus-gateway/janus.js',
   '/adapter.js': '/usr/share/javascript/webrtc-adapter/adapter.js',
 };
+if (opts.settings) aliases['/settings.js'] = opts.settings;
 
 const types = {
   '.html': 'text/html; charset=utf-8',

@@ -1,16 +1,21 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //
-// Headless Debian Chromium driven by playwright-core (never a downloaded
-// browser), with helpers that read what the page really decoded: getStats
+// Headless Debian Chromium driven by playwright-core and Debian's Firefox ESR
+// driven by puppeteer-core over WebDriver BiDi (never a downloaded browser),
+// one small interface over both (openBrowser), and helpers that read what the page really decoded: getStats
 // inbound-rtp of its RTCPeerConnection, and the test pattern's stamp read
 // from the <video> pixels by our own decoder (not the page's), so the demo
 // page cannot vouch for itself.
 
 import fs from 'node:fs';
 import { chromium } from 'playwright-core';
+import puppeteer from 'puppeteer-core';
 import { makeTmpDir, waitFor } from './util.mjs';
 
 export const CHROMIUM = process.env.CAM_CHROMIUM || '/usr/bin/chromium';
+export const FIREFOX = process.env.CAM_FIREFOX || '/usr/bin/firefox-esr';
+// The browsers a test body runs in (openBrowser's `kind`).
+export const BROWSERS = ['chromium', 'firefox'];
 
 // Flags from docs/testing.md: no sandbox (root in a namespace), no GPU, no
 // QUIC or background traffic (nothing may leave the namespace), autoplay
@@ -53,6 +58,138 @@ export async function launchBrowser({ headless = true } = {}) {
     },
     async close() {
       await context.close().catch(() => {});
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// Firefox: autoplay without a gesture (the <video> is muted, but headless has
+// no user to click), and nothing that would phone home (puppeteer's own
+// defaults already turn off updates, telemetry and safe browsing).
+const FIREFOX_PREFS = {
+  'media.autoplay.default': 0,
+  'media.autoplay.blocking_policy': 0,
+  'network.captive-portal-service.enabled': false,
+  'network.connectivity-service.enabled': false,
+  'network.dns.disablePrefetch': true,
+  'network.prefetch-next': false,
+  'browser.region.network.url': '',
+  'app.normandy.enabled': false,
+};
+
+// The pids of `pid` and all its descendants (from /proc), parents first.
+function processTree(pid) {
+  const children = new Map();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out = [];
+  const walk = (p) => {
+    out.push(p);
+    for (const c of children.get(p) || []) walk(c);
+  };
+  walk(pid);
+  return out;
+}
+
+// Our own child process whose command line names `dir` (Playwright does
+// not tell a persistent context's browser pid).
+function childWith(dir) {
+  for (const pid of processTree(process.pid).slice(1)) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)) return pid;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return null;
+}
+
+// SIGKILL to a browser and every process it started: no unload, no
+// goodbye on any connection, as when a machine loses power.
+function killTree(pid) {
+  if (!pid) throw new Error('no browser process to kill');
+  for (const p of processTree(pid)) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+// A tab with the same few methods in both browsers.
+function tab(kind, page) {
+  const errors = [];
+  const consoleLog = [];
+  page.on('pageerror', (e) => errors.push(e.message || String(e)));
+  page.on('console', (m) => consoleLog.length < 500 && consoleLog.push(`${new Date().toISOString()} ${m.type()}: ${m.text()}`));
+  return {
+    kind,
+    page,               // the driver's own page object, for anything else
+    errors,             // uncaught exceptions of the page
+    consoleLog,         // the page's console (janus.js warnings), for failure messages
+    goto: (url) => page.goto(url, { timeout: 15000, waitUntil: 'load' }),
+    evaluate: (fn, arg) => page.evaluate(fn, arg),
+    click: (selector) => page.click(selector),
+    keyDown: (key) => page.keyboard.down(key),
+    keyUp: (key) => page.keyboard.up(key),
+    // Closes the tab as a user does: beforeunload, pagehide, unload run.
+    // With {beforeunload: false} the driver closes it without beforeunload
+    // (Chromium: CDP Target.closeTarget; Firefox: BiDi browsingContext.close
+    // without promptUnload), as browsers do when they discard a tab: only
+    // pagehide/unload run.
+    close: ({ beforeunload = true } = {}) => page.close({ runBeforeUnload: beforeunload }),
+  };
+}
+
+// openBrowser('chromium' | 'firefox') -> {kind, open(url) -> tab, kill(), close()}:
+// a fresh profile each time; kill() is SIGKILL to the whole browser.
+export async function openBrowser(kind) {
+  if (kind === 'chromium') {
+    const b = await launchBrowser();
+    const pid = childWith(b.dir);
+    return {
+      kind,
+      async open(url) {
+        const t = tab(kind, await b.context.newPage());
+        if (url) await t.goto(url);
+        return t;
+      },
+      kill: () => killTree(pid),
+      close: () => b.close(),
+    };
+  }
+  if (kind !== 'firefox') throw new Error(`unknown browser ${kind}`);
+  const dir = makeTmpDir('firefox');
+  const browser = await puppeteer.launch({
+    browser: 'firefox',
+    executablePath: FIREFOX,
+    headless: true,
+    userDataDir: dir,
+    extraPrefsFirefox: FIREFOX_PREFS,
+    defaultViewport: { width: 800, height: 700 },
+    timeout: 30000,
+  });
+  const pid = browser.process()?.pid;
+  return {
+    kind,
+    async open(url) {
+      const t = tab(kind, await browser.newPage());
+      if (url) await t.goto(url);
+      return t;
+    },
+    kill: () => killTree(pid),
+    async close() {
+      await browser.close().catch(() => {});
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
