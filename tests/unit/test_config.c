@@ -26,6 +26,8 @@ static void test_defaults(void)
 	CHECK(c.control_socket == NULL);
 	CHECK_EQ_INT(c.deadman_ms, 1000);
 	CHECK(c.events);
+	CHECK_EQ_INT(c.liveness_ms, 5000);
+	CHECK_EQ_INT(c.prepare_timeout_ms, 10000);
 	char err[128];
 	CHECK_EQ_INT(cam_config_check(&c, err, sizeof(err)), 0);
 	cam_config_clear(&c);
@@ -60,6 +62,14 @@ static void test_good_values(void)
 	CHECK_EQ_INT(c.width, 1280);
 	CHECK_EQ_INT(c.fps, 15);
 	CHECK_EQ_INT(c.speed, -8);
+	CHECK_EQ_INT(cam_config_set(&c, "liveness_ms", "0", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.liveness_ms, 0);
+	CHECK_EQ_INT(cam_config_set(&c, "liveness_ms", "1000", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.liveness_ms, 1000);
+	CHECK_EQ_INT(cam_config_set(&c, "prepare_timeout_ms", "600000", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.prepare_timeout_ms, 600000);
+	CHECK_EQ_INT(cam_config_set(&c, "prepare_timeout_ms", "0", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.prepare_timeout_ms, 0);
 	CHECK_EQ_INT(cam_config_check(&c, err, sizeof(err)), 0);
 	cam_config_clear(&c);
 }
@@ -74,6 +84,9 @@ static void test_bad_values(void)
 		{"max_viewers", "-1"}, {"on_demand", "maybe"}, {"events", "2"},
 		{"control", "single "}, {"control", "all"}, {"deadman_ms", "0"},
 		{"pin", ""}, {"admin_key", ""}, {"device", ""}, {"speed", "17"},
+		{"liveness_ms", "999"}, {"liveness_ms", "1"}, {"liveness_ms", "-1"}, {"liveness_ms", "600001"},
+		{"liveness_ms", "5s"}, {"liveness_ms", ""}, {"prepare_timeout_ms", "500"},
+		{"prepare_timeout_ms", "-5000"}, {"prepare_timeout_ms", "1e4"}, {"prepare_timeout_ms", "700000"},
 	};
 	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cam_config c;
@@ -89,6 +102,8 @@ static void test_bad_values(void)
 		CHECK_EQ_INT(c.fps, 30);
 		CHECK_EQ_INT(c.bitrate, 1000000);
 		CHECK(c.on_demand);
+		CHECK_EQ_INT(c.liveness_ms, 5000);
+		CHECK_EQ_INT(c.prepare_timeout_ms, 10000);
 		cam_config_clear(&c);
 	}
 	cam_config c;
