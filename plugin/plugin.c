@@ -28,8 +28,8 @@
  *
  * Lifetime: a session holds the table's reference from create_session until
  * destroy_session; every other use (a queued message, a scheduled worker,
- * the fan-out, event broadcasts) takes its own reference.  Dropping the last one frees the
- * session and releases the core's handle.
+ * the fan-out, event broadcasts) takes its own reference.  Dropping the
+ * last one frees the session and releases the core's handle.
  */
 #include <errno.h>
 #include <inttypes.h>

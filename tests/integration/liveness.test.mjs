@@ -225,6 +225,48 @@ test('a frozen (SIGSTOP) viewer is dropped; healthy werift and Chromium viewers 
   assert.deepEqual(ev, { camera: 'event', result: { event: 'dropped', reason: 'silent' } });
 });
 
+// The pids of the processes whose command line has `arg` (Chromium's own
+// processes carry its fresh --user-data-dir).
+function pidsWithArg(arg) {
+  const pids = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').some((a) => a.includes(arg))) pids.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+test('a SIGKILLed Chromium is dropped within the default liveness_ms (5 s), the encoder stops', { timeout: 90000 }, async (t) => {
+  const ctx = await setup(t);
+  const srv = await startServer({ janusUrl: ctx.janus.url });
+  ctx.cleanups.push(() => srv.stop());
+  const browser = await launchBrowser();
+  ctx.cleanups.push(() => browser.close());
+  const page = await browser.newPage(srv.pageUrl);
+  await waitDecoded(page, { frames: 10, timeout: 20000 });
+  const [viewer] = await ctx.list();
+  assert.equal((await ctx.info()).viewers, 1);
+  const pids = pidsWithArg(`--user-data-dir=${browser.dir}`);
+  assert.ok(pids.length > 0, `no Chromium process found with --user-data-dir=${browser.dir}`);
+  const t0 = performance.now();
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // exited with its parent already
+    }
+  }
+  const gone = await ctx.waitGone(viewer.id, 5000 + 3000);
+  console.log(`# SIGKILLed Chromium (${pids.length} processes) dropped ${(gone - t0).toFixed(0)} ms after the kill (liveness_ms 5000, the default)`);
+  assertDropTime(gone - t0, 5000, 'SIGKILLed Chromium', ctx);
+  assert.equal((await ctx.info()).viewers, 0);
+  await ctx.waitEncoderStopped();
+});
+
 test('watch without start: dropped after prepare_timeout_ms, slot freed, encoder stops, no PeerConnection left', { timeout: 60000 }, async (t) => {
   const ctx = await setup(t, { prepare_timeout_ms: PREPARE, max_viewers: 1, on_demand: 'true' });
   const silent = await ctx.viewer('unanswered', { join: false });
