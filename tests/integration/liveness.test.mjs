@@ -53,6 +53,16 @@ async function setup(t, set = {}, janusOpts = {}) {
     await v.join();
     return v;
   };
+  // Headless Chromium on the demo page, decoding; returns {browser, page}.
+  ctx.chromium = async (frames = 1) => {
+    const srv = await startServer({ janusUrl: ctx.janus.url });
+    cleanups.push(() => srv.stop());
+    const browser = await launchBrowser();
+    cleanups.push(() => browser.close());
+    const page = await browser.newPage(srv.pageUrl);
+    await waitDecoded(page, { frames, timeout: 20000 });
+    return { browser, page };
+  };
   ctx.list = async () => {
     const r = await ctx.adminHandle.message({ request: 'list', admin_key: ADMIN_KEY });
     assert.ok(Array.isArray(r.data?.viewers), `list answer: ${JSON.stringify(r.data)}`);
@@ -178,12 +188,7 @@ test('a frozen (SIGSTOP) viewer is dropped; healthy werift and Chromium viewers 
   const ctx = await setup(t, { liveness_ms: LIVENESS });
   const frozen = await ctx.process('frozen');
   const healthy = await ctx.viewer('healthy');
-  const srv = await startServer({ janusUrl: ctx.janus.url });
-  ctx.cleanups.push(() => srv.stop());
-  const browser = await launchBrowser();
-  ctx.cleanups.push(() => browser.close());
-  const page = await browser.newPage(srv.pageUrl);
-  await waitDecoded(page, { frames: 1, timeout: 20000 });
+  const { page } = await ctx.chromium();
   await healthy.waitFrames(10);
   const listed = await ctx.list();
   const chromiumId = listed.map((v) => v.id).find((id) => id !== frozen.id && id !== healthy.id);
@@ -242,12 +247,7 @@ function pidsWithArg(arg) {
 
 test('a SIGKILLed Chromium is dropped within the default liveness_ms (5 s), the encoder stops', { timeout: 90000 }, async (t) => {
   const ctx = await setup(t);
-  const srv = await startServer({ janusUrl: ctx.janus.url });
-  ctx.cleanups.push(() => srv.stop());
-  const browser = await launchBrowser();
-  ctx.cleanups.push(() => browser.close());
-  const page = await browser.newPage(srv.pageUrl);
-  await waitDecoded(page, { frames: 10, timeout: 20000 });
+  const { browser } = await ctx.chromium(10);
   const [viewer] = await ctx.list();
   assert.equal((await ctx.info()).viewers, 1);
   const pids = pidsWithArg(`--user-data-dir=${browser.dir}`);
