@@ -373,7 +373,10 @@ test('a configuration file that does not parse keeps the plugin from loading, an
 // A STUN server (on the test namespace's client address) that answers only
 // the first binding request, which is Janus's start-up check of it (an
 // unreachable one would be disabled at start); every handle's gathering then
-// waits for libnice's STUN timeout (about 2 s here).
+// waits for libnice's STUN timeout: it sends its binding request three times
+// (seen with strace) and gives up after about 2 s.  Here those requests do
+// not even reach this socket (they leave from the server end of the veth
+// pair; "ignored" stays 0): an unanswered STUN server either way.
 async function startOneShotStun(port) {
   const sock = dgram.createSocket('udp4');
   let answered = 0;
