@@ -31,6 +31,8 @@ void cam_config_defaults(cam_config *cfg)
 	cfg->control_rate = 50;
 	cfg->control_timeout_ms = 30000;
 	cfg->telemetry_rate = 50;
+	cfg->liveness_ms = 5000;
+	cfg->prepare_timeout_ms = 10000;
 }
 
 void cam_config_clear(cam_config *cfg)
@@ -56,6 +58,19 @@ static int parse_int(const char *key, const char *value, long min, long max, int
 		return cam_fail(-EINVAL, err, errlen, "%s: %ld is out of range (%ld..%ld)", key, v, min, max);
 	*out = (int)v;
 	return 0;
+}
+
+/* A timeout in ms: 0 (off) or within CAM_MIN_TIMEOUT_MS..CAM_MAX_TIMEOUT_MS. */
+static int parse_timeout(const char *key, const char *value, int *out, char *err, size_t errlen)
+{
+	int v = 0;
+	int rc = parse_int(key, value, 0, CAM_MAX_TIMEOUT_MS, &v, err, errlen);
+	if(rc == 0 && v != 0 && v < CAM_MIN_TIMEOUT_MS)
+		return cam_fail(-EINVAL, err, errlen, "%s: %d is out of range (0 = off, or %d..%d)", key, v,
+			CAM_MIN_TIMEOUT_MS, CAM_MAX_TIMEOUT_MS);
+	if(rc == 0)
+		*out = v;
+	return rc;
 }
 
 static int parse_bool(const char *key, const char *value, bool *out, char *err, size_t errlen)
@@ -163,6 +178,10 @@ int cam_config_set(cam_config *cfg, const char *key, const char *value, char *er
 		return parse_int(key, value, -16, 16, &cfg->speed, err, errlen);
 	if(!strcmp(key, "encoder_threads"))
 		return parse_int(key, value, 0, 16, &cfg->encoder_threads, err, errlen);
+	if(!strcmp(key, "liveness_ms"))
+		return parse_timeout(key, value, &cfg->liveness_ms, err, errlen);
+	if(!strcmp(key, "prepare_timeout_ms"))
+		return parse_timeout(key, value, &cfg->prepare_timeout_ms, err, errlen);
 	if(err && errlen)
 		snprintf(err, errlen, "unknown key \"%s\"", key);
 	return -ENOENT;

@@ -46,6 +46,8 @@ typedef struct cam_config {
 	int telemetry_rate;        /* telemetry lines per second per viewer */
 	int speed;                 /* libvpx cpu-used; 0 = automatic */
 	int encoder_threads;       /* 0 = automatic */
+	int liveness_ms;           /* a started viewer silent this long is dropped; 0 = never */
+	int prepare_timeout_ms;    /* an unanswered offer is dropped after this; 0 = never */
 } cam_config;
 
 /* Limits shared with the request validation (`configure`). */
@@ -58,6 +60,9 @@ typedef struct cam_config {
 #define CAM_MIN_FPS 1
 #define CAM_MAX_FPS 60
 #define CAM_MAX_KEYFRAME_INTERVAL 3600
+/* liveness_ms and prepare_timeout_ms: 0 (off) or within these. */
+#define CAM_MIN_TIMEOUT_MS 1000
+#define CAM_MAX_TIMEOUT_MS 600000
 
 void cam_config_defaults(cam_config *cfg);
 void cam_config_clear(cam_config *cfg);

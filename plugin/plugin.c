@@ -11,22 +11,29 @@
  * Threads and locks:
  * - handle_message runs on Janus's task pool.  Synchronous requests (info,
  *   keyframe, list, configure, kick, ...) are answered there; watch, start
- *   and stop go to one handler thread, because pushing an offer blocks while
- *   ICE candidates are gathered.
+ *   and stop go to the viewer's own queue, because pushing an offer blocks
+ *   while ICE candidates are gathered.  Each viewer's queue (its requests,
+ *   kicks and liveness drops, in order) is drained by one worker of a small
+ *   pool at a time: one viewer's steps never run concurrently, different
+ *   viewers' run in parallel, so one slow gathering delays nobody else.
+ * - The watchdog thread checks every viewer's liveness every
+ *   WATCHDOG_PERIOD_MS and queues a drop for the silent and the unanswered.
  * - setup_media, hangup_media, incoming_rtcp and destroy_session run on the
  *   handle's loop thread and never block for more than a fan-out removal.
  * - The pipeline thread captures, encodes and calls fanout_send() for each
  *   viewer; relay_rtp only copies into the handle's queue.
- * Lock order: sessions_mutex, then a session's mutex, then the fan-out's
- * lock (taken inside cam_fanout_*).  Never the other way round.
+ * Lock order: admit_mutex, then sessions_mutex, then a session's mutex,
+ * then workers_mutex or the fan-out's lock (taken inside cam_fanout_*).
+ * Never the other way round.
  *
  * Lifetime: a session holds the table's reference from create_session until
- * destroy_session; every other use (the handler queue, the fan-out, event
- * broadcasts) takes its own reference.  Dropping the last one frees the
- * session and releases the core's handle.
+ * destroy_session; every other use (a queued message, a scheduled worker,
+ * the fan-out, event broadcasts) takes its own reference.  Dropping the
+ * last one frees the session and releases the core's handle.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 
@@ -60,6 +67,10 @@
 #define CAMERA_VIDEO_MINDEX 0
 /* How long `configure` waits for the pipeline to take a change. */
 #define CONFIGURE_TIMEOUT_MS 3000
+/* Workers draining the viewers' queues (each busy at most while one offer's
+ * ICE candidates are gathered), and the liveness check's period. */
+#define CAMERA_WORKERS 8
+#define WATCHDOG_PERIOD_MS 250
 
 /* Plugin callbacks. */
 static int camera_init(janus_callbacks *callback, const char *config_path);
@@ -117,6 +128,11 @@ typedef enum viewer_state {
 	VIEWER_STARTED,     /* answer received */
 } viewer_state;
 
+typedef enum drop_reason {
+	DROP_SILENT,               /* started, and nothing arrived for liveness_ms */
+	DROP_UNANSWERED,           /* offer sent, no `start` for prepare_timeout_ms */
+} drop_reason;
+
 typedef struct camera_session {
 	janus_plugin_session *handle;
 	uint64_t id;
@@ -132,14 +148,36 @@ typedef struct camera_session {
 	 * must wait for the old PeerConnection's hangup_media, or that hangup
 	 * would tear down the new one. */
 	bool pc_alive;
+	bool offering;             /* an offer is being pushed (ICE gathering) */
+	/* The viewer's queue of camera_message, drained by one worker at a
+	 * time while scheduled. */
+	GQueue queue;
+	bool scheduled;
+	/* Liveness: monotonic ms.  offer_ms: the offer went out (0: not yet);
+	 * activity_ms: the last RTCP or data frame, or `start`, written on the
+	 * packet path without a lock. */
+	int64_t offer_ms;
+	_Atomic int64_t activity_ms;
+	unsigned watch_gen;        /* counts watches, so a drop hits only its own */
+	bool drop_queued;
+	drop_reason due_reason;    /* why, while drop_queued */
 	volatile gint hangingup;
 	volatile gint destroyed;
 	janus_refcount ref;
 } camera_session;
 
+typedef enum message_kind {
+	MESSAGE_REQUEST,           /* watch, start or stop from the viewer */
+	MESSAGE_KICK,              /* an admin's kick of this viewer */
+	MESSAGE_DROP,              /* the watchdog's: silent or unanswered */
+} message_kind;
+
+/* One step for a viewer's queue; holds a reference to its session. */
 typedef struct camera_message {
-	janus_plugin_session *handle;
-	bool kick;                 /* an admin's kick of this handle's viewer */
+	camera_session *session;
+	message_kind kind;
+	drop_reason reason;        /* MESSAGE_DROP */
+	unsigned watch_gen;        /* MESSAGE_DROP: the watch it is about */
 	char *transaction;
 	json_t *message;
 	json_t *jsep;
@@ -148,9 +186,13 @@ typedef struct camera_message {
 static volatile gint initialized, stopping;
 static janus_callbacks *gateway;
 static cam_config config;
-static GAsyncQueue *messages;
-static camera_message exit_message;
-static GThread *handler_thread;
+static GThreadPool *workers;             /* drains the viewers' queues; NULL once stopping */
+static janus_mutex workers_mutex = JANUS_MUTEX_INITIALIZER;
+static janus_mutex admit_mutex = JANUS_MUTEX_INITIALIZER;   /* counting + admitting a watch */
+static GThread *watchdog_thread;
+static GMutex watchdog_mutex;
+static GCond watchdog_cond;
+static bool watchdog_quit;                /* guarded by watchdog_mutex */
 static GHashTable *sessions;            /* janus_plugin_session* -> camera_session* */
 static GHashTable *sessions_by_id;      /* uint64 id -> camera_session* (no reference) */
 static janus_mutex sessions_mutex = JANUS_MUTEX_INITIALIZER;
@@ -205,12 +247,9 @@ static camera_session *session_by_id(uint64_t id)
 
 static void message_free(camera_message *msg)
 {
-	if(!msg || msg == &exit_message)
+	if(!msg)
 		return;
-	if(msg->handle && msg->handle->plugin_handle) {
-		camera_session *session = msg->handle->plugin_handle;
-		janus_refcount_decrease(&session->ref);
-	}
+	janus_refcount_decrease(&msg->session->ref);
 	g_free(msg->transaction);
 	if(msg->message)
 		json_decref(msg->message);
@@ -224,6 +263,11 @@ static int64_t unix_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t monotonic_ms(void)
+{
+	return g_get_monotonic_time() / 1000;
 }
 
 static bool plugin_ready(void)
@@ -242,12 +286,14 @@ static bool events_on(void)
 	return config.events && gateway->events_is_enabled();
 }
 
-/* Janus event handlers, when configured and enabled. */
-static void notify(camera_session *session, const char *event)
+/* Janus event handlers, when configured and enabled (reason may be NULL). */
+static void notify(camera_session *session, const char *event, const char *reason)
 {
 	if(!events_on())
 		return;
 	json_t *info = json_pack("{sssI}", "event", event, "id", (json_int_t)session->id);
+	if(reason)
+		json_object_set_new(info, "reason", json_string(reason));
 	gateway->notify_event(&camera_plugin, session->handle, info);
 }
 
@@ -295,7 +341,7 @@ static void maybe_subscribe(camera_session *session)
 		/* The pipeline sees a waiting viewer and forces a key frame. */
 		cam_pipeline_request_keyframe(pipeline);
 		JANUS_LOG(LOG_INFO, "[camera] viewer %" PRIu64 " subscribed\n", session->id);
-		notify(session, "started");
+		notify(session, "started", NULL);
 	} else {
 		janus_refcount_decrease(&session->ref);
 	}
@@ -317,7 +363,7 @@ static void leave(camera_session *session)
 	}
 	if(session->state != VIEWER_IDLE) {
 		JANUS_LOG(LOG_INFO, "[camera] viewer %" PRIu64 " left\n", session->id);
-		notify(session, "left");
+		notify(session, "left", NULL);
 	}
 	session->state = VIEWER_IDLE;
 	session->media_ready = false;
@@ -511,11 +557,22 @@ static json_t *info_json(void)
 	return info;
 }
 
+/* How long the viewer has been silent (session mutex held): since its last
+ * RTCP or data frame (or `start`) when started, since its offer when
+ * preparing (0 while the offer is still being gathered). */
+static int64_t silent_ms(camera_session *session, int64_t now)
+{
+	if(session->state == VIEWER_STARTED)
+		return now - atomic_load_explicit(&session->activity_ms, memory_order_relaxed);
+	return session->offer_ms ? now - session->offer_ms : 0;
+}
+
 /* The `list` answer. */
 static json_t *list_json(void)
 {
 	json_t *list = json_array();
 	uint64_t controller = cam_control_controller(control);
+	int64_t now = monotonic_ms();
 	janus_mutex_lock(&sessions_mutex);
 	GHashTableIter iter;
 	gpointer value;
@@ -524,11 +581,12 @@ static json_t *list_json(void)
 		camera_session *session = value;
 		janus_mutex_lock(&session->mutex);
 		if(session->state != VIEWER_IDLE) {
-			json_array_append_new(list, json_pack("{sIsIsbss}",
+			json_array_append_new(list, json_pack("{sIsIsbsssI}",
 				"id", (json_int_t)session->id,
 				"since", (json_int_t)session->since_ms,
 				"controller", session->id == controller,
-				"state", session->state == VIEWER_STARTED ? "started" : "preparing"));
+				"state", session->state == VIEWER_STARTED ? "started" : "preparing",
+				"silent_ms", (json_int_t)silent_ms(session, now)));
 		}
 		janus_mutex_unlock(&session->mutex);
 	}
@@ -541,8 +599,45 @@ static json_t *ok_json(void)
 	return json_pack("{ss}", "camera", "ok");
 }
 
-/* `kick`: queued to the handler thread, which owns every viewer's state
- * changes, so that it cannot interleave with that viewer's watch. */
+/* A message for a viewer's queue; takes over the caller's reference to
+ * the session. */
+static camera_message *message_new(camera_session *session, message_kind kind)
+{
+	camera_message *msg = g_malloc0(sizeof(camera_message));
+	msg->session = session;
+	msg->kind = kind;
+	return msg;
+}
+
+static void worker(gpointer data, gpointer unused);
+
+/* Appends a message to its viewer's queue and makes sure a worker drains
+ * it; takes over msg.  Once the plugin stops, the message is dropped. */
+static void enqueue(camera_message *msg)
+{
+	camera_session *session = msg->session;
+	bool refused = false;
+	janus_mutex_lock(&session->mutex);
+	g_queue_push_tail(&session->queue, msg);
+	if(!session->scheduled) {
+		janus_mutex_lock(&workers_mutex);
+		if(workers) {
+			session->scheduled = true;
+			janus_refcount_increase(&session->ref);     /* the worker's */
+			g_thread_pool_push(workers, session, NULL);
+		} else {
+			refused = true;
+			g_queue_pop_tail(&session->queue);
+		}
+		janus_mutex_unlock(&workers_mutex);
+	}
+	janus_mutex_unlock(&session->mutex);
+	if(refused)
+		message_free(msg);
+}
+
+/* `kick`: queued to the viewer's own queue, so that it cannot interleave
+ * with that viewer's watch. */
 static int kick(uint64_t id, char *err, size_t errlen)
 {
 	camera_session *session = session_by_id(id);   /* its reference goes with the message */
@@ -550,26 +645,26 @@ static int kick(uint64_t id, char *err, size_t errlen)
 		snprintf(err, errlen, "no viewer with id %" PRIu64, id);
 		return CAM_ERROR_INVALID_ELEMENT;
 	}
-	camera_message *msg = g_malloc0(sizeof(camera_message));
-	msg->handle = session->handle;
-	msg->kick = true;
-	g_async_queue_push(messages, msg);
+	enqueue(message_new(session, MESSAGE_KICK));
 	return 0;
 }
 
-/* Carries out a kick on the handler thread. */
-static void do_kick(camera_session *session)
+/* Removes a viewer for good: it gets `event`, leaves (giving up control
+ * with `reason`), and its PeerConnection is closed.  On its queue. */
+static void throw_out(camera_session *session, json_t *event, const char *reason)
 {
-	janus_mutex_lock(&session->mutex);
-	bool watching = session->state != VIEWER_IDLE;
-	janus_mutex_unlock(&session->mutex);
-	if(!watching)
-		return;
-	json_t *event = json_pack("{ss s{ss}}", "camera", "event", "result", "event", "kicked");
 	gateway->push_event(session->handle, &camera_plugin, NULL, event, NULL);
 	json_decref(event);
-	leave_all(session, "kicked");
+	leave_all(session, reason);
 	gateway->close_pc(session->handle);
+}
+
+/* Carries out a kick, on the viewer's queue. */
+static void do_kick(camera_session *session)
+{
+	if(!is_watching(session))
+		return;
+	throw_out(session, json_pack("{ss s{ss}}", "camera", "event", "result", "event", "kicked"), "kicked");
 	JANUS_LOG(LOG_INFO, "[camera] viewer %" PRIu64 " kicked\n", session->id);
 }
 
@@ -594,6 +689,104 @@ static json_t *configure(const cam_request *req)
 	const cam_pipeline_change *a = &r.applied;
 	return json_pack("{sss{sisisisisi}}", "camera", "ok", "applied", "bitrate", a->bitrate, "fps", a->fps,
 		"keyframe_interval", a->keyframe_interval, "width", a->width, "height", a->height);
+}
+
+static const char *drop_reason_name(drop_reason reason)
+{
+	return reason == DROP_SILENT ? "silent" : "unanswered";
+}
+
+/* Whether the watchdog should drop this viewer now (session mutex held):
+ * the reason, or -1. */
+static int due_drop(camera_session *session, int64_t now)
+{
+	if(session->state == VIEWER_STARTED && config.liveness_ms > 0 &&
+			now - atomic_load_explicit(&session->activity_ms, memory_order_relaxed) >= config.liveness_ms)
+		return DROP_SILENT;
+	if(session->state == VIEWER_PREPARING && config.prepare_timeout_ms > 0 && session->offer_ms &&
+			now - session->offer_ms >= config.prepare_timeout_ms)
+		return DROP_UNANSWERED;
+	return -1;
+}
+
+/* Carries out the watchdog's drop, on the viewer's queue, if it still
+ * holds: a `start` or a packet may have come in meanwhile. */
+static void do_drop(camera_session *session, drop_reason reason, unsigned watch_gen)
+{
+	int64_t now = monotonic_ms();
+	janus_mutex_lock(&session->mutex);
+	session->drop_queued = false;
+	bool due = session->watch_gen == watch_gen && due_drop(session, now) == (int)reason;
+	int64_t since = reason == DROP_SILENT ?
+		atomic_load_explicit(&session->activity_ms, memory_order_relaxed) : session->offer_ms;
+	janus_mutex_unlock(&session->mutex);
+	if(!due)
+		return;
+	const char *name = drop_reason_name(reason);
+	throw_out(session, json_pack("{ss s{ssss}}", "camera", "event", "result",
+		"event", "dropped", "reason", name), "timeout");
+	notify(session, "dropped", name);
+	JANUS_LOG(LOG_INFO, "[camera] viewer %" PRIu64 " dropped: %s for %" PRId64 " ms\n", session->id,
+		reason == DROP_SILENT ? "nothing arrived" : "no answer to the offer", now - since);
+}
+
+/* The watchdog's test for sessions_where(): whether the viewer is due for
+ * a drop not queued yet; if so, marks it queued and notes why. */
+static bool mark_due(camera_session *session)
+{
+	janus_mutex_lock(&session->mutex);
+	int reason = session->drop_queued ? -1 : due_drop(session, monotonic_ms());
+	if(reason >= 0) {
+		session->drop_queued = true;
+		session->due_reason = (drop_reason)reason;
+	}
+	janus_mutex_unlock(&session->mutex);
+	return reason >= 0;
+}
+
+/* The watchdog's round: queues a drop for every viewer that is due. */
+static void check_liveness(void)
+{
+	GPtrArray *due = sessions_where(mark_due);
+	for(guint i = 0; i < due->len; i++) {
+		camera_session *session = g_ptr_array_index(due, i);
+		camera_message *msg = message_new(session, MESSAGE_DROP);   /* takes the list's reference */
+		janus_mutex_lock(&session->mutex);
+		msg->reason = session->due_reason;
+		msg->watch_gen = session->watch_gen;
+		janus_mutex_unlock(&session->mutex);
+		enqueue(msg);
+	}
+	g_ptr_array_free(due, TRUE);
+}
+
+static void *watchdog(void *data)
+{
+	g_mutex_lock(&watchdog_mutex);
+	while(!watchdog_quit) {
+		gint64 until = g_get_monotonic_time() + WATCHDOG_PERIOD_MS * G_TIME_SPAN_MILLISECOND;
+		while(!watchdog_quit && g_cond_wait_until(&watchdog_cond, &watchdog_mutex, until))
+			;
+		if(watchdog_quit)
+			break;
+		g_mutex_unlock(&watchdog_mutex);
+		check_liveness();
+		g_mutex_lock(&watchdog_mutex);
+	}
+	g_mutex_unlock(&watchdog_mutex);
+	return NULL;
+}
+
+static void watchdog_stop(void)
+{
+	if(!watchdog_thread)
+		return;
+	g_mutex_lock(&watchdog_mutex);
+	watchdog_quit = true;
+	g_cond_signal(&watchdog_cond);
+	g_mutex_unlock(&watchdog_mutex);
+	g_thread_join(watchdog_thread);
+	watchdog_thread = NULL;
 }
 
 /* Answers a synchronous request; returns the reply. */
@@ -647,6 +840,30 @@ static json_t *handle_sync(camera_session *session, const cam_request *req)
 	}
 }
 
+/* A refused request carried a JSEP, which the core has processed already:
+ * if that built a PeerConnection we did not offer, close it, and let a new
+ * watch wait for its hangup as after `stop`. */
+static void close_foreign_pc(camera_session *session)
+{
+	janus_mutex_lock(&session->mutex);
+	bool ours = session->pc_alive || session->offering;
+	if(!ours)
+		session->pc_alive = true;
+	janus_mutex_unlock(&session->mutex);
+	if(ours)
+		return;
+	JANUS_LOG(LOG_WARN, "[camera] viewer %" PRIu64 ": closing the PeerConnection a refused JSEP made\n",
+		session->id);
+	gateway->close_pc(session->handle);
+}
+
+/* Answers a JSEP that came where none is expected (484). */
+static json_t *refuse_jsep(camera_session *session, const char *why)
+{
+	close_foreign_pc(session);
+	return cam_error_json(CAM_ERROR_INVALID_ELEMENT, why);
+}
+
 static struct janus_plugin_result *camera_handle_message(janus_plugin_session *handle,
 	char *transaction, json_t *message, json_t *jsep)
 {
@@ -669,16 +886,19 @@ static struct janus_plugin_result *camera_handle_message(janus_plugin_session *h
 	json_t *reply = NULL;
 	int code = cam_request_parse_authorized(message, &config, &req, err, sizeof(err));
 	if(code) {
+		if(jsep)
+			close_foreign_pc(session);
 		reply = cam_error_json(code, err);
 	} else if(cam_request_is_async(req.kind)) {
-		/* Hand over our reference and the message to the handler thread. */
-		camera_message *msg = g_malloc0(sizeof(camera_message));
-		msg->handle = handle;
+		/* Hand over our reference and the message to the viewer's queue. */
+		camera_message *msg = message_new(session, MESSAGE_REQUEST);
 		msg->transaction = transaction;
 		msg->message = message;
 		msg->jsep = jsep;
-		g_async_queue_push(messages, msg);
+		enqueue(msg);
 		return janus_plugin_result_new(JANUS_PLUGIN_OK_WAIT, NULL, NULL);
+	} else if(jsep) {
+		reply = refuse_jsep(session, "no JSEP expected");
 	} else {
 		reply = handle_sync(session, &req);
 	}
@@ -721,7 +941,44 @@ static char *build_offer(void)
 	return sdp;
 }
 
-/* watch / start / stop, on the handler thread.  Returns the event to push,
+/* Admits a watch: checks the state and the viewer limit and makes the
+ * viewer PREPARING under one lock with the count, so that two watches
+ * running in parallel cannot both take the last slot.  0, or an error code
+ * with a reason. */
+static int admit(camera_session *session, char *err, size_t errlen)
+{
+	int code = 0;
+	janus_mutex_lock(&admit_mutex);
+	janus_mutex_lock(&session->mutex);
+	viewer_state state = session->state;
+	bool closing = session->pc_alive;
+	janus_mutex_unlock(&session->mutex);
+	if(state != VIEWER_IDLE)
+		code = cam_fail(CAM_ERROR_WRONG_STATE, err, errlen, "already watching (send stop first)");
+	else if(closing)
+		code = cam_fail(CAM_ERROR_WRONG_STATE, err, errlen,
+			"the previous PeerConnection is still closing: retry in a second, or use a new handle");
+	else if(config.max_viewers > 0 && count_watchers() >= config.max_viewers)
+		code = cam_fail(CAM_ERROR_TOO_MANY_VIEWERS, err, errlen, "viewer limit reached (%d)", config.max_viewers);
+	if(code == 0) {
+		janus_mutex_lock(&session->mutex);
+		session->state = VIEWER_PREPARING;
+		session->since_ms = unix_ms();
+		session->media_ready = false;
+		session->offering = true;
+		session->offer_ms = 0;
+		session->watch_gen++;
+		if(!session->holding) {
+			session->holding = true;
+			cam_pipeline_hold(pipeline);
+		}
+		janus_mutex_unlock(&session->mutex);
+	}
+	janus_mutex_unlock(&admit_mutex);
+	return code;
+}
+
+/* watch / start / stop, on the viewer's queue.  Returns the event to push,
  * and sets *jsep_out for watch. */
 static json_t *handle_async(camera_session *session, const cam_request *req, json_t *jsep,
 	json_t **jsep_out)
@@ -729,60 +986,45 @@ static json_t *handle_async(camera_session *session, const cam_request *req, jso
 	char err[256] = "";
 	switch(req->kind) {
 		case CAM_REQ_WATCH: {
-			janus_mutex_lock(&session->mutex);
-			viewer_state state = session->state;
-			janus_mutex_unlock(&session->mutex);
-			if(state != VIEWER_IDLE)
-				return cam_error_json(CAM_ERROR_WRONG_STATE, "already watching (send stop first)");
-			janus_mutex_lock(&session->mutex);
-			bool closing = session->pc_alive;
-			janus_mutex_unlock(&session->mutex);
-			if(closing)
-				return cam_error_json(CAM_ERROR_WRONG_STATE,
-					"the previous PeerConnection is still closing: retry in a second, or use a new handle");
-			/* The handler thread is the only one that admits viewers, so
-			 * counting and admitting cannot race with another watch. */
-			if(config.max_viewers > 0 && count_watchers() >= config.max_viewers) {
-				snprintf(err, sizeof(err), "viewer limit reached (%d)", config.max_viewers);
-				return cam_error_json(CAM_ERROR_TOO_MANY_VIEWERS, err);
-			}
+			if(jsep)
+				return refuse_jsep(session, "no JSEP expected");
 			char *sdp = build_offer();
 			if(!sdp)
 				return cam_error_json(CAM_ERROR_INTERNAL, "could not build the offer");
-			janus_mutex_lock(&session->mutex);
-			session->state = VIEWER_PREPARING;
-			session->since_ms = unix_ms();
-			session->media_ready = false;
-			if(!session->holding) {
-				session->holding = true;
-				cam_pipeline_hold(pipeline);
+			int code = admit(session, err, sizeof(err));
+			if(code) {
+				g_free(sdp);
+				return cam_error_json(code, err);
 			}
-			janus_mutex_unlock(&session->mutex);
 			*jsep_out = json_pack("{ssss}", "type", "offer", "sdp", sdp);
 			g_free(sdp);
-			notify(session, "watch");
+			notify(session, "watch", NULL);
 			return json_pack("{ss s{sssI}}", "camera", "event", "result",
 				"status", "preparing", "id", (json_int_t)session->id);
 		}
 		case CAM_REQ_START: {
 			const char *type = json_string_value(json_object_get(jsep, "type"));
+			if(jsep && (!type || strcasecmp(type, "answer")))
+				return refuse_jsep(session, "start takes an answer");
 			janus_mutex_lock(&session->mutex);
 			viewer_state state = session->state;
-			if(state == VIEWER_PREPARING && jsep && type && !strcasecmp(type, "answer")) {
+			if(state == VIEWER_PREPARING && jsep) {
 				session->state = VIEWER_STARTED;
+				/* The liveness clock starts now. */
+				atomic_store_explicit(&session->activity_ms, monotonic_ms(), memory_order_relaxed);
 				maybe_subscribe(session);
 			}
 			janus_mutex_unlock(&session->mutex);
+			if(!jsep)
+				return cam_error_json(CAM_ERROR_MISSING_ELEMENT, "start needs the JSEP answer");
 			if(state != VIEWER_PREPARING)
 				return cam_error_json(CAM_ERROR_WRONG_STATE,
 					state == VIEWER_IDLE ? "start before watch" : "already started");
-			if(!jsep)
-				return cam_error_json(CAM_ERROR_MISSING_ELEMENT, "start needs the JSEP answer");
-			if(!type || strcasecmp(type, "answer"))
-				return cam_error_json(CAM_ERROR_INVALID_ELEMENT, "the JSEP must be an answer");
 			return json_pack("{ss s{ss}}", "camera", "event", "result", "status", "started");
 		}
 		case CAM_REQ_STOP: {
+			if(jsep)
+				return refuse_jsep(session, "no JSEP expected");
 			janus_mutex_lock(&session->mutex);
 			viewer_state state = session->state;
 			janus_mutex_unlock(&session->mutex);
@@ -797,62 +1039,83 @@ static json_t *handle_async(camera_session *session, const cam_request *req, jso
 	}
 }
 
-static void *handler(void *data)
+/* A watch, start or stop, on the viewer's queue: answered by an event
+ * (pushing an offer waits for ICE gathering). */
+static void do_request(camera_session *session, camera_message *msg)
 {
-	JANUS_LOG(LOG_VERB, "[camera] handler thread started\n");
-	for(;;) {
-		camera_message *msg = g_async_queue_pop(messages);
-		if(msg == &exit_message)
-			break;
-		if(!plugin_ready()) {
-			message_free(msg);
-			continue;
-		}
-		camera_session *session = NULL;
-		janus_mutex_lock(&sessions_mutex);
-		if(g_hash_table_contains(sessions, msg->handle))
-			session = msg->handle->plugin_handle;
-		janus_mutex_unlock(&sessions_mutex);
-		if(!session || g_atomic_int_get(&session->destroyed)) {
-			/* Gone meanwhile: nobody is left to answer. */
-			JANUS_LOG(LOG_VERB, "[camera] dropping a request for a handle that is gone\n");
-			message_free(msg);
-			continue;
-		}
-		if(msg->kick) {
-			do_kick(session);
-			message_free(msg);
-			continue;
-		}
-		cam_request req;
-		char err[256] = "";
-		json_t *event = NULL, *jsep = NULL;
-		int code = cam_request_parse_authorized(msg->message, &config, &req, err, sizeof(err));
-		event = code ? cam_error_json(code, err) : handle_async(session, &req, msg->jsep, &jsep);
-		int rc = gateway->push_event(msg->handle, &camera_plugin, msg->transaction, event, jsep);
-		int level = rc == 0 ? LOG_VERB : LOG_WARN;
-		JANUS_LOG(level, "[camera] viewer %" PRIu64 ": %s answered (%s, push %d)\n",
-			session->id, code ? "request" : req.name,
-			json_object_get(event, "error_code") ? "error" : "ok", rc);
-		if(jsep && rc == 0) {
-			janus_mutex_lock(&session->mutex);
+	cam_request req;
+	char err[256] = "";
+	json_t *jsep = NULL;
+	int code = cam_request_parse_authorized(msg->message, &config, &req, err, sizeof(err));
+	json_t *event = code ? cam_error_json(code, err) : handle_async(session, &req, msg->jsep, &jsep);
+	int rc = gateway->push_event(session->handle, &camera_plugin, msg->transaction, event, jsep);
+	int level = rc == 0 ? LOG_VERB : LOG_WARN;
+	JANUS_LOG(level, "[camera] viewer %" PRIu64 ": %s answered (%s, push %d)\n",
+		session->id, code ? "request" : req.name,
+		json_object_get(event, "error_code") ? "error" : "ok", rc);
+	if(jsep) {
+		janus_mutex_lock(&session->mutex);
+		session->offering = false;
+		if(rc == 0) {
 			session->pc_alive = true;
-			janus_mutex_unlock(&session->mutex);
-		} else if(jsep) {
-			/* The offer never reached the viewer: undo the watch, and say so. */
-			JANUS_LOG(LOG_WARN, "[camera] could not push the offer (%d)\n", rc);
-			leave_all(session, "left");
-			json_t *failure = cam_error_json(CAM_ERROR_INTERNAL, "could not send the offer");
-			gateway->push_event(msg->handle, &camera_plugin, msg->transaction, failure, NULL);
-			json_decref(failure);
+			session->offer_ms = monotonic_ms();     /* the prepare clock starts */
 		}
-		json_decref(event);
-		if(jsep)
-			json_decref(jsep);
+		janus_mutex_unlock(&session->mutex);
+	}
+	if(jsep && rc != 0) {
+		/* The offer never reached the viewer: undo the watch, and say so. */
+		JANUS_LOG(LOG_WARN, "[camera] could not push the offer (%d)\n", rc);
+		leave_all(session, "left");
+		json_t *failure = cam_error_json(CAM_ERROR_INTERNAL, "could not send the offer");
+		gateway->push_event(session->handle, &camera_plugin, msg->transaction, failure, NULL);
+		json_decref(failure);
+	}
+	json_decref(event);
+	if(jsep)
+		json_decref(jsep);
+}
+
+/* One step of a viewer's queue. */
+static void handle_queued(camera_session *session, camera_message *msg)
+{
+	if(!plugin_ready())
+		return;
+	if(g_atomic_int_get(&session->destroyed)) {
+		/* Gone meanwhile: nobody is left to answer. */
+		JANUS_LOG(LOG_VERB, "[camera] dropping a request for a handle that is gone\n");
+		return;
+	}
+	switch(msg->kind) {
+		case MESSAGE_KICK:
+			do_kick(session);
+			break;
+		case MESSAGE_DROP:
+			do_drop(session, msg->reason, msg->watch_gen);
+			break;
+		case MESSAGE_REQUEST:
+		default:
+			do_request(session, msg);
+			break;
+	}
+}
+
+/* A worker of the pool: drains one viewer's queue, in order, then lets go
+ * of it (and of the reference enqueue() took for it). */
+static void worker(gpointer data, gpointer unused)
+{
+	camera_session *session = data;
+	for(;;) {
+		janus_mutex_lock(&session->mutex);
+		camera_message *msg = g_queue_pop_head(&session->queue);
+		if(!msg)
+			session->scheduled = false;
+		janus_mutex_unlock(&session->mutex);
+		if(!msg)
+			break;
+		handle_queued(session, msg);
 		message_free(msg);
 	}
-	JANUS_LOG(LOG_VERB, "[camera] handler thread stopped\n");
-	return NULL;
+	janus_refcount_decrease(&session->ref);
 }
 
 /* Reads janus.plugin.camera.jcfg (or .cfg) into config.  Returns 0, or -1
@@ -862,14 +1125,19 @@ static int load_config(const char *config_path)
 	cam_config_defaults(&config);
 	char path[1024];
 	snprintf(path, sizeof(path), "%s/%s.jcfg", config_path, CAMERA_PACKAGE);
-	janus_config *jcfg = janus_config_parse(path);
-	if(!jcfg) {
+	if(!g_file_test(path, G_FILE_TEST_EXISTS))
 		snprintf(path, sizeof(path), "%s/%s.cfg", config_path, CAMERA_PACKAGE);
-		jcfg = janus_config_parse(path);
-	}
-	if(!jcfg) {
+	if(!g_file_test(path, G_FILE_TEST_EXISTS)) {
 		JANUS_LOG(LOG_WARN, "[camera] no configuration file in %s, using the defaults\n", config_path);
 		return 0;
+	}
+	/* A file that is there but does not parse is refused, never taken for
+	 * "no file": a typo must not run on the defaults. */
+	janus_config *jcfg = janus_config_parse(path);
+	if(!jcfg) {
+		JANUS_LOG(LOG_FATAL, "[camera] %s: cannot parse the file (syntax error or duplicated key; "
+			"Janus's config parser logged where)\n", path);
+		return -1;
 	}
 	int rc = 0;
 	janus_config_category *general = janus_config_get(jcfg, NULL, janus_config_type_category, "general");
@@ -905,6 +1173,18 @@ static guint id_hash(gconstpointer v)
 static gboolean id_equal(gconstpointer a, gconstpointer b)
 {
 	return *(const uint64_t *)a == *(const uint64_t *)b;
+}
+
+/* Stops the worker pool: enqueue() refuses new steps from now on, and the
+ * steps already queued run (as no-ops once stopping) before this returns. */
+static void stop_workers(void)
+{
+	janus_mutex_lock(&workers_mutex);
+	GThreadPool *pool = workers;
+	workers = NULL;
+	janus_mutex_unlock(&workers_mutex);
+	if(pool)
+		g_thread_pool_free(pool, FALSE, TRUE);
 }
 
 static int camera_init(janus_callbacks *callback, const char *config_path)
@@ -947,7 +1227,6 @@ static int camera_init(janus_callbacks *callback, const char *config_path)
 		cam_source_free(src);
 	sessions = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)session_destroy);
 	sessions_by_id = g_hash_table_new(id_hash, id_equal);
-	messages = g_async_queue_new_full((GDestroyNotify)message_free);
 	cam_control_settings cs = {
 		.policy = config.control,
 		.control_pin = config.control_pin,
@@ -964,23 +1243,23 @@ static int camera_init(janus_callbacks *callback, const char *config_path)
 	if(!control)
 		JANUS_LOG(LOG_FATAL, "[camera] device control: %s\n", cerr);
 	GError *error = NULL;
-	handler_thread = g_thread_try_new("camera handler", handler, NULL, &error);
-	if(!fanout || !pipeline || !control || !handler_thread || cam_pipeline_start(pipeline) < 0) {
+	workers = g_thread_pool_new(worker, NULL, CAMERA_WORKERS, FALSE, &error);
+	watchdog_quit = false;
+	if(workers && (config.liveness_ms > 0 || config.prepare_timeout_ms > 0))
+		watchdog_thread = g_thread_try_new("camera watchdog", watchdog, NULL, &error);
+	bool watchdog_ok = watchdog_thread || (config.liveness_ms == 0 && config.prepare_timeout_ms == 0);
+	if(!fanout || !pipeline || !control || !workers || !watchdog_ok || cam_pipeline_start(pipeline) < 0) {
 		JANUS_LOG(LOG_FATAL, "[camera] could not start: %s\n", error ? error->message : "out of resources");
 		if(error)
 			g_error_free(error);
-		if(handler_thread) {
-			g_async_queue_push(messages, &exit_message);
-			g_thread_join(handler_thread);
-			handler_thread = NULL;
-		}
+		watchdog_stop();
+		stop_workers();
 		cam_control_free(control);
 		control = NULL;
 		cam_pipeline_free(pipeline);
 		pipeline = NULL;
 		cam_fanout_free(fanout);
 		fanout = NULL;
-		g_async_queue_unref(messages);
 		g_hash_table_destroy(sessions_by_id);
 		g_hash_table_destroy(sessions);
 		cam_config_clear(&config);
@@ -999,11 +1278,10 @@ static void camera_destroy(void)
 	if(!g_atomic_int_get(&initialized))
 		return;
 	g_atomic_int_set(&stopping, 1);
-	g_async_queue_push(messages, &exit_message);
-	if(handler_thread) {
-		g_thread_join(handler_thread);
-		handler_thread = NULL;
-	}
+	/* No more drops, then no more queued steps (those still queued are
+	 * dropped unanswered: Janus is going away). */
+	watchdog_stop();
+	stop_workers();
 	/* No more telemetry or controller callbacks after this; the device
 	 * program gets its safety stop if someone held control. */
 	if(control) {
@@ -1035,8 +1313,6 @@ static void camera_destroy(void)
 	janus_mutex_unlock(&sessions_mutex);
 	cam_fanout_free(fanout);
 	fanout = NULL;
-	g_async_queue_unref(messages);
-	messages = NULL;
 	cam_config_clear(&config);
 	g_atomic_int_set(&initialized, 0);
 	g_atomic_int_set(&stopping, 0);
@@ -1175,7 +1451,11 @@ static void camera_incoming_rtcp(janus_plugin_session *handle, janus_plugin_rtcp
 	if(!plugin_ready() || g_atomic_int_get(&handle->stopped))
 		return;
 	camera_session *session = handle->plugin_handle;
-	if(!session || g_atomic_int_get(&session->destroyed) || !packet->video)
+	if(!session || g_atomic_int_get(&session->destroyed))
+		return;
+	/* Any RTCP (receiver reports, mostly) proves the viewer alive. */
+	atomic_store_explicit(&session->activity_ms, monotonic_ms(), memory_order_relaxed);
+	if(!packet->video)
 		return;
 	/* A PLI or FIR from any viewer: one coalesced, rate-limited key frame. */
 	if(janus_rtcp_has_pli(packet->buffer, packet->length) || janus_rtcp_has_fir(packet->buffer, packet->length))
@@ -1189,6 +1469,7 @@ static void camera_incoming_data(janus_plugin_session *handle, janus_plugin_data
 	camera_session *session = handle->plugin_handle;
 	if(!session || g_atomic_int_get(&session->destroyed))
 		return;
+	atomic_store_explicit(&session->activity_ms, monotonic_ms(), memory_order_relaxed);
 	char err[256] = "";
 	int code = cam_control_message(control, session->id, packet->buffer, packet->length,
 		packet->binary, err, sizeof(err));

@@ -28,6 +28,8 @@ static void test_defaults(void)
 	CHECK_EQ_INT(c.control_timeout_ms, 30000);
 	CHECK_EQ_INT(c.telemetry_rate, 50);
 	CHECK(c.events);
+	CHECK_EQ_INT(c.liveness_ms, 5000);
+	CHECK_EQ_INT(c.prepare_timeout_ms, 10000);
 	char err[128];
 	CHECK_EQ_INT(cam_config_check(&c, err, sizeof(err)), 0);
 	cam_config_clear(&c);
@@ -68,6 +70,14 @@ static void test_good_values(void)
 	CHECK_EQ_INT(c.width, 1280);
 	CHECK_EQ_INT(c.fps, 15);
 	CHECK_EQ_INT(c.speed, -8);
+	CHECK_EQ_INT(cam_config_set(&c, "liveness_ms", "0", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.liveness_ms, 0);
+	CHECK_EQ_INT(cam_config_set(&c, "liveness_ms", "1000", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.liveness_ms, 1000);
+	CHECK_EQ_INT(cam_config_set(&c, "prepare_timeout_ms", "600000", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.prepare_timeout_ms, 600000);
+	CHECK_EQ_INT(cam_config_set(&c, "prepare_timeout_ms", "0", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.prepare_timeout_ms, 0);
 	CHECK_EQ_INT(cam_config_check(&c, err, sizeof(err)), 0);
 	cam_config_clear(&c);
 }
@@ -84,6 +94,9 @@ static void test_bad_values(void)
 		{"pin", ""}, {"admin_key", ""}, {"device", ""}, {"speed", "17"},
 		{"control_timeout_ms", "99"}, {"control_timeout_ms", "-1"}, {"control_timeout_ms", "86400001"},
 		{"telemetry_rate", "0"}, {"telemetry_rate", "10001"},
+		{"liveness_ms", "999"}, {"liveness_ms", "1"}, {"liveness_ms", "-1"}, {"liveness_ms", "600001"},
+		{"liveness_ms", "5s"}, {"liveness_ms", ""}, {"prepare_timeout_ms", "500"},
+		{"prepare_timeout_ms", "-5000"}, {"prepare_timeout_ms", "1e4"}, {"prepare_timeout_ms", "700000"},
 	};
 	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cam_config c;
@@ -101,6 +114,8 @@ static void test_bad_values(void)
 		CHECK(c.on_demand);
 		CHECK_EQ_INT(c.control_timeout_ms, 30000);
 		CHECK_EQ_INT(c.telemetry_rate, 50);
+		CHECK_EQ_INT(c.liveness_ms, 5000);
+		CHECK_EQ_INT(c.prepare_timeout_ms, 10000);
 		cam_config_clear(&c);
 	}
 	cam_config c;

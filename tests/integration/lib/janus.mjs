@@ -349,10 +349,12 @@ export class Janus {
 //   plugins: .so paths (default: our plugin)
 //   set: camera config keys, {key: value} (value written as given: quote strings yourself) or ["k=v"]
 //   raw: whole janus.plugin.camera.jcfg text
+//   nat: extra lines for janus.jcfg's nat section (e.g. 'stun_server = "10.10.0.2"')
 export async function startJanus({
   plugins = [CAMERA_SO],
   set = {},
   raw,
+  nat = [],
   ip = SERVER_IP,
   httpPort = 8088,
   adminPort = 7088,
@@ -371,6 +373,7 @@ export async function startJanus({
   const sets = Array.isArray(set) ? set : Object.entries(set).map(([k, v]) => `${k}=${v}`);
   for (const kv of sets) args.push('--set', kv);
   if (raw !== undefined) args.push('--raw-camera', raw);
+  for (const line of nat) args.push('--nat', line);
   const cmdline = execFileSync(path.join(repoRoot, 'tools', 'janus-conf'), args).toString().trim();
   const argv = cmdline.split(/\s+/);
   // No colours in the log; the log goes to stdout, which we send to a file.

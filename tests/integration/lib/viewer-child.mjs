@@ -21,8 +21,16 @@ process.on('message', async ({ id, cmd, args }) => {
       case 'join':
         viewer = new Viewer(args);
         await viewer.join(args);
-        result = viewer.stats();
+        result = { ...viewer.stats(), sessionId: viewer.session.id, handleId: viewer.handle.id };
         break;
+      case 'events':
+        result = viewer.events;
+        break;
+      case 'request': {
+        const r = await viewer.request(args.body, args.opts);
+        result = { data: r.data };
+        break;
+      }
       case 'stats': {
         const from = args?.from;
         // performance.now() differs between processes: the parent passes

@@ -286,9 +286,23 @@ export class ViewerProcess {
     }), timeout, `${this.name}: ${cmd}`);
   }
 
+  // Returns the child's stats after joining, with its Janus ids
+  // (sessionId, handleId) for the admin API, and keeps them (this.joined).
   async join(opts = {}) {
     await this.#spawn();
-    return this.#call('join', { url: this.url, name: this.name, ...opts });
+    this.joined = await this.#call('join', { url: this.url, name: this.name, ...opts });
+    this.id = this.joined.id;
+    return this.joined;
+  }
+
+  // The plugin events the child's viewer got so far, in order.
+  events() {
+    return this.#call('events', undefined, 5000);
+  }
+
+  // A request on the child's handle; resolves with {data}.
+  request(body, opts) {
+    return this.#call('request', { body, opts });
   }
 
   // {packets, frames, ..., fps over the last `windowMs`}.  Not while frozen.
@@ -306,8 +320,18 @@ export class ViewerProcess {
     this.frozen = false;
   }
 
+  // Kills the child outright (SIGKILL): nothing is closed or said, as when
+  // a browser crashes or its machine loses the network.  Resolves when it
+  // is gone.
+  async kill() {
+    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGKILL');
+    this.frozen = false;
+    await withTimeout(this.exited, 5000, `${this.name}: exit after SIGKILL`);
+  }
+
   async close() {
-    if (!this.child || this.child.exitCode !== null) return;
+    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return;
     if (this.frozen) this.thaw();
     try {
       await this.#call('close', undefined, 8000);
