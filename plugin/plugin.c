@@ -149,6 +149,8 @@ typedef struct camera_session {
 	 * would tear down the new one. */
 	bool pc_alive;
 	bool offering;             /* an offer is being pushed (ICE gathering) */
+	unsigned hangups;          /* hangup_media calls so far */
+	unsigned offer_hangups;    /* ... when the offer being pushed was made */
 	/* The viewer's queue of camera_message, drained by one worker at a
 	 * time while scheduled. */
 	GQueue queue;
@@ -966,6 +968,7 @@ static int admit(camera_session *session, char *err, size_t errlen)
 		session->since_ms = unix_ms();
 		session->media_ready = false;
 		session->offering = true;
+		session->offer_hangups = session->hangups;
 		session->offer_ms = 0;
 		session->watch_gen++;
 		if(!session->holding) {
@@ -1056,7 +1059,9 @@ static void do_request(camera_session *session, camera_message *msg)
 	if(jsep) {
 		janus_mutex_lock(&session->mutex);
 		session->offering = false;
-		if(rc == 0) {
+		/* A hangup while the offer was pushed (a gathering error, say) has
+		 * ended that PeerConnection already: nothing is left to wait for. */
+		if(rc == 0 && session->hangups == session->offer_hangups) {
 			session->pc_alive = true;
 			session->offer_ms = monotonic_ms();     /* the prepare clock starts */
 		}
@@ -1382,6 +1387,7 @@ static void hangup_internal(camera_session *session)
 	leave_all(session, "left");
 	janus_mutex_lock(&session->mutex);
 	session->pc_alive = false;
+	session->hangups++;
 	janus_mutex_unlock(&session->mutex);
 	g_atomic_int_set(&session->hangingup, 0);
 }
