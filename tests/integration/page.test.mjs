@@ -295,11 +295,10 @@ for (const kind of BROWSERS) {
     await dev.waitLine((m) => m?.event === 'controller' && m.controller === null, { from, what: 'controller null at the device' });
   });
 
-  // NEEDS viewer liveness in the plugin (config key `liveness_ms`, issue 8,
-  // another branch).  Until that lands this test FAILS on purpose: Janus
-  // refuses the unknown key, and without liveness a killed browser stays a
-  // viewer until Janus's session timeout (60 s here).  Do not skip it.
-  test(`${kind}: a browser killed with SIGKILL is dropped within liveness_ms + 1.5 s (NEEDS plugin liveness_ms)`,
+  // A killed browser sends nothing at all (no unload, no DTLS close): only
+  // the plugin's viewer liveness (`liveness_ms`) notices; without it the
+  // viewer stays until Janus's session timeout (60 s here).
+  test(`${kind}: a browser killed with SIGKILL is dropped within liveness_ms + 1.5 s`,
     { timeout: 120000 }, async (t) => {
       const LIVENESS_MS = 2000;
       const ctx = {};
