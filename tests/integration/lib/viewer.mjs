@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //
-// A werift viewer of janus.plugin.camera: watch, answer, start, then count
-// what really arrives (RTP packets, frames, key frames, gaps, frame rate) and
-// talk on the "control" data channel.  werift has no decoder, so "frame" here
-// means "all packets of one RTP timestamp arrived, or at least its first one";
-// "first frame" is the first key frame, the first thing a decoder could show.
+// A werift viewer of janus.plugin.camera: watch, answer, start, then decode
+// what really arrives and talk on the "control" data channel.  RTP is
+// counted as it comes (packets, sequence gaps: RtpCounter), reassembled into
+// VP8 frames as a real receiver does (Vp8Reassembler, vp8.mjs) and decoded by
+// a libvpx process of its own (Vp8Decoder, decoder.mjs), which reads the test
+// pattern's stamp back from every picture.  `frames`, `waitFrames` and
+// `firstFrameMs` are about decoded pictures; `rtp` keeps the packet counts.
 
 import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 import { Session } from './api.mjs';
-import { parseVp8 } from './vp8.mjs';
+import { parseVp8, Vp8Reassembler } from './vp8.mjs';
+import { Vp8Decoder } from './decoder.mjs';
 import { waitFor, withTimeout } from './util.mjs';
 
 export const PLUGIN = 'janus.plugin.camera';
@@ -134,6 +137,10 @@ export class Viewer {
     this.pc = null;
     this.id = null;
     this.watchAt = null;
+    this.decoder = null;
+    this.reasm = null;
+    this.mediaSsrc = null;
+    this.pastDecoders = []; // of earlier watches on this handle
   }
 
   async connect() {
@@ -164,8 +171,13 @@ export class Viewer {
     if (!this.offer) throw new Error(`${this.name}: no offer to answer (watch failed?)`);
     const pc = makePeerConnection();
     this.pc = pc;
+    this.#decode();
     pc.onTrack.subscribe((track) => {
-      track.onReceiveRtp.subscribe((rtp) => this.rtp.onRtp(rtp));
+      track.onReceiveRtp.subscribe((rtp) => {
+        this.mediaSsrc = rtp.header.ssrc;
+        this.rtp.onRtp(rtp);
+        this.reasm.onRtp(rtp);
+      });
     });
     // Channels that Janus opens (a plugin relay_data to a label we did not
     // open) are accepted too.
@@ -183,11 +195,35 @@ export class Viewer {
     return r;
   }
 
+  // A decoder and counters for this PeerConnection's video (fresh ones
+  // after each `watch`: a new stream starts with a key frame and new RTP
+  // numbering).
+  #decode() {
+    const old = this.decoder;
+    if (old) {
+      old.close();
+      this.pastDecoders.push(old);
+      this.rtp = new RtpCounter();
+    }
+    this.decoder = new Vp8Decoder({ name: this.name });
+    const dec = this.decoder;
+    this.reasm = new Vp8Reassembler((f) => dec.feed(f));
+    this.mediaSsrc = null;
+  }
+
   #useChannel(ch) {
     if (ch.label === 'control' && (!this.dc || this.dc.readyState !== 'open')) this.dc = ch;
     ch.onMessage.subscribe((data) => {
       if (this.messages.length < 10000) this.messages.push(typeof data === 'string' ? data : data.toString());
     });
+  }
+
+  // `stop`, and the PeerConnection closed on this side too; returns the
+  // answer to `stop`.  The handle may `watch` again.
+  async stop({ timeout = 10000 } = {}) {
+    const r = await this.handle.message({ request: 'stop' }, { timeout });
+    if (this.pc) await withTimeout(this.pc.close(), 5000, `${this.name}: pc.close`).catch(() => {});
+    return r;
   }
 
   // connect + watch + start, asserting success; the common case.
@@ -204,18 +240,56 @@ export class Viewer {
     return this;
   }
 
-  // Milliseconds from sending `watch` to the first key frame (what a decoder
-  // needs to show a first picture), or null.
+  // What this viewer's decoder made of the current stream (decoder.mjs,
+  // Decoded): pictures, sizes, stamps, errors, per-picture log.
+  get decoded() {
+    if (!this.decoder) throw new Error(`${this.name}: not started, nothing decoded`);
+    return this.decoder.decoded;
+  }
+
+  // Pictures decoded so far (of the current stream).
+  get frames() {
+    return this.decoder ? this.decoder.decoded.pictures : 0;
+  }
+
+  // Milliseconds from sending `watch` to the first decoded picture, or null.
   get firstFrameMs() {
-    return this.rtp.firstKeyframeAt === null ? null : this.rtp.firstKeyframeAt - this.watchAt;
+    const at = this.decoder?.decoded.firstPictureAt ?? null;
+    return at === null ? null : at - this.watchAt;
   }
 
   get firstPacketMs() {
     return this.rtp.firstPacketAt === null ? null : this.rtp.firstPacketAt - this.watchAt;
   }
 
+  // Waits until n pictures have been decoded.
   async waitFrames(n, timeout = 10000) {
-    return waitFor(() => this.rtp.frames >= n, { timeout, what: () => `${this.name}: ${n} frames (have ${this.rtp.frames})` });
+    return waitFor(() => this.frames >= n, {
+      timeout,
+      what: () => `${this.name}: ${n} decoded pictures (have ${this.frames}; ${this.rtp.packets} RTP packets, ` +
+        `reassembly ${JSON.stringify(this.reasm?.snapshot())}, decoder ${this.decoder?.running ? 'running' : 'gone'}` +
+        `${this.decoder?.stderr ? `: ${this.decoder.stderr.trim()}` : ''}, last error ${this.decoder?.decoded.lastError})`,
+    });
+  }
+
+  // The first plugin event whose result.event is `name` (e.g. "kicked"),
+  // waited for.
+  async waitEvent(name, timeout = 5000) {
+    return waitFor(() => this.events.find((e) => e?.result?.event === name), {
+      timeout, what: () => `${this.name}: the "${name}" event (have ${JSON.stringify(this.events)})`,
+    });
+  }
+
+  // Sends a PLI (RTCP PSFB FMT 1, RFC 4585) for the video we receive.
+  async sendPli() {
+    const receiver = this.pc?.getTransceivers().find((t) => t.kind === 'video')?.receiver;
+    if (!receiver || this.mediaSsrc === null) throw new Error(`${this.name}: no video to send a PLI about`);
+    await receiver.sendRtcpPLI(this.mediaSsrc);
+  }
+
+  // CPU time (ms) that this viewer's decoders used so far.
+  decoderCpuMs() {
+    return [...this.pastDecoders, this.decoder].filter(Boolean).reduce((n, d) => n + (d.cpuMs() ?? 0), 0);
   }
 
   async waitChannelOpen(timeout = 10000) {
@@ -233,7 +307,12 @@ export class Viewer {
   }
 
   stats() {
-    return { ...this.rtp.snapshot(), firstFrameMs: this.firstFrameMs, firstPacketMs: this.firstPacketMs, id: this.id };
+    const rtp = this.rtp.snapshot();
+    return {
+      ...rtp, rtpFrames: rtp.frames, frames: this.frames, firstFrameMs: this.firstFrameMs,
+      firstPacketMs: this.firstPacketMs, id: this.id,
+      decoded: this.decoder?.decoded.snapshot() ?? null, reassembly: this.reasm?.snapshot() ?? null,
+    };
   }
 
   // Ends the viewer the polite way: PeerConnection closed, session destroyed
@@ -245,6 +324,7 @@ export class Viewer {
       // closing a half-dead pc may throw; the session destroy still runs
     }
     if (this.session) await this.session.destroy();
+    await Promise.all([...this.pastDecoders, this.decoder].filter(Boolean).map((d) => d.close()));
   }
 }
 
@@ -291,7 +371,8 @@ export class ViewerProcess {
     return this.#call('join', { url: this.url, name: this.name, ...opts });
   }
 
-  // {packets, frames, ..., fps over the last `windowMs`}.  Not while frozen.
+  // Viewer.stats() (frames = decoded pictures) plus fps (decoded pictures
+  // per second over the last `windowMs`).  Not while frozen.
   stats(windowMs) {
     return this.#call('stats', { from: windowMs }, 5000);
   }
