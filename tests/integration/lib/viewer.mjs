@@ -8,11 +8,12 @@
 // pattern's stamp back from every picture.  `frames`, `waitFrames` and
 // `firstFrameMs` are about decoded pictures; `rtp` keeps the packet counts.
 
+import assert from 'node:assert/strict';
 import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 import { Session } from './api.mjs';
 import { parseVp8, Vp8Reassembler } from './vp8.mjs';
 import { Vp8Decoder } from './decoder.mjs';
-import { waitFor, withTimeout } from './util.mjs';
+import { median, waitFor, withTimeout } from './util.mjs';
 
 export const PLUGIN = 'janus.plugin.camera';
 
@@ -398,4 +399,57 @@ export class ViewerProcess {
     const done = await withTimeout(this.exited, 2000, 'viewer exit').catch(() => 'timeout');
     if (done === 'timeout') this.child.kill('SIGKILL');
   }
+}
+
+// The p-th percentile (0..1) of xs, nearest rank.
+export function percentile(xs, p) {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))];
+}
+
+// What viewer v decoded in [from, to) (performance.now ms): pictures per
+// second, sizes, stamps, counter skips, glass-to-glass delay; plus, over the
+// whole stream, decode errors, corrupt pictures, lost RTP packets and frames
+// that could not be reassembled.
+export function videoReport(v, from, to = performance.now()) {
+  const pics = v.decoded.between(from, to);
+  const delays = pics.map((p) => p.delay).filter((d) => d !== null);
+  return {
+    name: v.name,
+    fps: (1000 * pics.length) / (to - from),
+    perSecond: v.decoded.perSecond(from, to),
+    pictures: pics.length,
+    sizes: [...new Set(pics.map((p) => `${p.w}x${p.h}`))],
+    badStamps: pics.filter((p) => p.counter === null).length,
+    ...v.decoded.counterCheck(from, to),
+    delayMedian: median(delays),
+    delayP95: percentile(delays, 0.95),
+    errors: v.decoded.errors,
+    lastError: v.decoded.lastError,
+    corrupt: v.decoded.corrupt,
+    rtpGaps: v.rtp.gaps,
+    incomplete: v.reasm.incomplete,
+  };
+}
+
+// Asserts that viewer v decoded a clean stream in [from, to): at least
+// minFps pictures per second, every one of them width x height with a
+// valid stamp, the frame counter going up by one each time (no picture
+// skipped), and over the whole stream no decode error, no corrupt picture,
+// no lost RTP packet (a clean link loses none), no frame left incomplete.
+// Returns the videoReport for printing.
+export function assertCleanVideo(v, from, to, { minFps, width = 640, height = 480, extra = '' } = {}) {
+  const r = videoReport(v, from, to);
+  const why = () => `${v.name}: ${JSON.stringify(r)}${extra ? `\n${extra}` : ''}`;
+  assert.ok(r.fps >= minFps, `${v.name} decoded ${r.fps.toFixed(1)} pictures/s (< ${minFps}), per second ${r.perSecond}\n${why()}`);
+  assert.deepEqual(r.sizes, [`${width}x${height}`], `picture sizes decoded\n${why()}`);
+  assert.equal(r.badStamps, 0, `pictures whose stamp did not read\n${why()}`);
+  assert.equal(r.gaps, 0, `frame counter values skipped (pictures never shown)\n${why()}`);
+  assert.equal(r.backwards, 0, `frame counter going backwards\n${why()}`);
+  assert.equal(r.errors, 0, `decode errors\n${why()}`);
+  assert.equal(r.corrupt, 0, `corrupt pictures\n${why()}`);
+  assert.equal(r.rtpGaps, 0, `RTP packets lost (sequence gaps)\n${why()}`);
+  assert.equal(r.incomplete, 0, `frames that could not be reassembled\n${why()}`);
+  return r;
 }
