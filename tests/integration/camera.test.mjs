@@ -105,8 +105,9 @@ test('10 werift viewers: each decodes >= 28 pictures/s of 640x480 for 10 s, ever
 
   const reports = viewers.map((v) => assertCleanVideo(v, from, to, { minFps: 28, extra: ctx.logExcerpt() }));
   console.log(`# 10 viewers over ${secs.toFixed(1)} s, decoded pictures/s: ${reports.map((r) => r.fps.toFixed(1)).join(' ')}`);
-  console.log(`# per viewer: lost RTP packets ${reports.map((r) => r.rtpGaps).join(' ')}; frame counter skips ${reports.map((r) => r.gaps).join(' ')}; ` +
-    `decode errors ${reports.map((r) => r.errors).join(' ')}`);
+  console.log(`# per viewer over the 10 s: lost RTP packets ${reports.map((r) => r.rtpGaps).join(' ')}; frame counter skips ${reports.map((r) => r.gaps).join(' ')}; ` +
+    `decode errors ${reports.map((r) => r.errors).join(' ')}; since joining: lost RTP packets ${reports.map((r) => r.rtpGapsTotal).join(' ')}, ` +
+    `frames given up ${reports.map((r) => r.incompleteTotal).join(' ')}, PLIs sent ${reports.map((r) => r.plisSent).join(' ')}`);
   console.log(`# glass-to-glass (capture -> decoded), median per viewer, ms: ${reports.map((r) => r.delayMedian).join(' ')}; ` +
     `p95 ${reports.map((r) => r.delayP95).join(' ')}`);
   console.log(`# decoder CPU (vp8dec, 1 thread), % of a core per viewer: ${decCpu.map((c) => c.toFixed(1)).join(' ')} ` +

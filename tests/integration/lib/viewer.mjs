@@ -56,6 +56,7 @@ export class RtpCounter {
     this.frames = 0;
     this.keyframes = 0;
     this.gaps = 0; // packets missing by sequence number
+    this.gapLog = []; // [{at, n}] each jump in sequence numbers, capped
     this.lastSeq = null;
     this.lastTs = null;
     this.firstPacketAt = null;
@@ -77,6 +78,7 @@ export class RtpCounter {
       // d == 0: duplicate or retransmission; d >= 32768: reordered/late.
       if (d >= 1 && d < 32768) {
         this.gaps += d - 1;
+        if (d > 1 && this.gapLog.length < 10000) this.gapLog.push({ at: now, n: d - 1 });
         this.lastSeq = h.sequenceNumber;
       }
     } else {
@@ -208,8 +210,19 @@ export class Viewer {
     }
     this.decoder = new Vp8Decoder({ name: this.name });
     const dec = this.decoder;
-    this.reasm = new Vp8Reassembler((f) => dec.feed(f));
+    this.reasm = new Vp8Reassembler((f) => dec.feed(f), () => this.#lost());
     this.mediaSsrc = null;
+  }
+
+  // A frame could not be completed, or delta frames go undecoded while we
+  // wait for a key frame: ask for one as a browser does, with a PLI, at most
+  // every 300 ms.
+  #lost() {
+    const now = performance.now();
+    if (this.lastPliAt !== undefined && now - this.lastPliAt < 300) return;
+    this.lastPliAt = now;
+    this.plisSent = (this.plisSent || 0) + 1;
+    this.sendPli().catch(() => {});
   }
 
   #useChannel(ch) {
@@ -415,6 +428,7 @@ export function percentile(xs, p) {
 export function videoReport(v, from, to = performance.now()) {
   const pics = v.decoded.between(from, to);
   const delays = pics.map((p) => p.delay).filter((d) => d !== null);
+  const inWindow = (xs) => xs.filter((x) => x.at >= from && x.at < to);
   return {
     name: v.name,
     fps: (1000 * pics.length) / (to - from),
@@ -428,17 +442,21 @@ export function videoReport(v, from, to = performance.now()) {
     errors: v.decoded.errors,
     lastError: v.decoded.lastError,
     corrupt: v.decoded.corrupt,
-    rtpGaps: v.rtp.gaps,
-    incomplete: v.reasm.incomplete,
+    rtpGaps: inWindow(v.rtp.gapLog).reduce((n, g) => n + g.n, 0),
+    incomplete: inWindow(v.reasm.lossLog).length,
+    rtpGapsTotal: v.rtp.gaps,
+    incompleteTotal: v.reasm.incomplete,
+    plisSent: v.plisSent || 0,
   };
 }
 
 // Asserts that viewer v decoded a clean stream in [from, to): at least
 // minFps pictures per second, every one of them width x height with a
 // valid stamp, the frame counter going up by one each time (no picture
-// skipped), and over the whole stream no decode error, no corrupt picture,
-// no lost RTP packet (a clean link loses none), no frame left incomplete.
-// Returns the videoReport for printing.
+// skipped), no lost RTP packet (a clean link loses none) and no frame left
+// incomplete; and over the whole stream no decode error and no corrupt
+// picture.  Returns the videoReport for printing (rtpGapsTotal and
+// incompleteTotal: losses over the whole stream, e.g. while joining).
 export function assertCleanVideo(v, from, to, { minFps, width = 640, height = 480, extra = '' } = {}) {
   const r = videoReport(v, from, to);
   const why = () => `${v.name}: ${JSON.stringify(r)}${extra ? `\n${extra}` : ''}`;

@@ -51,10 +51,14 @@ const seqDiff = (a, b) => (a - b + 65536) % 65536;
 // later frame completed first) is never handed on, and after one the
 // receiver waits for the next key frame, as a real receiver must (a delta
 // frame without its reference decodes to garbage).  onFrame({ts, data,
-// keyframe, packets}) gets each frame that a decoder should see.
+// keyframe, packets}) gets each frame that a decoder should see; onLoss()
+// is called when a frame is given up and for each delta frame skipped while
+// waiting for a key frame (a receiver would ask for one).
 export class Vp8Reassembler {
-  constructor(onFrame) {
+  constructor(onFrame, onLoss = () => {}) {
     this.onFrame = onFrame;
+    this.onLoss = onLoss;
+    this.lossLog = [];        // [{at, ts}] frames given up (performance.now), capped
     this.pending = new Map(); // ts -> {packets: Map(seq -> payload), startSeq, endSeq}
     this.lastDoneTs = null;   // the newest frame handed on or given up
     this.needKey = true;      // nothing decodable before the first key frame
@@ -110,8 +114,10 @@ export class Vp8Reassembler {
       if (newer(ts, old)) {
         this.pending.delete(old);
         this.incomplete++;
+        if (this.lossLog.length < 10000) this.lossLog.push({ at: performance.now(), ts: old });
         this.needKey = true;
         if (this.lastDoneTs === null || newer(old, this.lastDoneTs)) this.lastDoneTs = old;
+        this.onLoss();
       }
     }
   }
@@ -129,6 +135,7 @@ export class Vp8Reassembler {
     const keyframe = data.length > 0 && (data[0] & 1) === 0;
     if (this.needKey && !keyframe) {
       this.skippedForKey++;
+      this.onLoss();
       return;
     }
     if (keyframe) this.needKey = false;
