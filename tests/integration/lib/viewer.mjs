@@ -172,6 +172,8 @@ export class Viewer {
   // to `start`.
   async start({ timeout = 10000 } = {}) {
     if (!this.offer) throw new Error(`${this.name}: no offer to answer (watch failed?)`);
+    // A PeerConnection of an earlier watch that stop({closePc: false}) left open.
+    if (this.pc) await withTimeout(this.pc.close(), 5000, `${this.name}: old pc.close`).catch(() => {});
     const pc = makePeerConnection();
     this.pc = pc;
     this.#decode();
@@ -232,11 +234,13 @@ export class Viewer {
     });
   }
 
-  // `stop`, and the PeerConnection closed on this side too; returns the
-  // answer to `stop`.  The handle may `watch` again.
-  async stop({ timeout = 10000 } = {}) {
+  // `stop`, and the PeerConnection closed on this side too (unless
+  // closePc is false: then only Janus closes it, and the next start()
+  // closes ours); returns the answer to `stop`.  The handle may `watch`
+  // again.
+  async stop({ timeout = 10000, closePc = true } = {}) {
     const r = await this.handle.message({ request: 'stop' }, { timeout });
-    if (this.pc) await withTimeout(this.pc.close(), 5000, `${this.name}: pc.close`).catch(() => {});
+    if (this.pc && closePc) await withTimeout(this.pc.close(), 5000, `${this.name}: pc.close`).catch(() => {});
     return r;
   }
 
