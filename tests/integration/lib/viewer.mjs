@@ -342,7 +342,11 @@ export class Viewer {
       // closing a half-dead pc may throw; the session destroy still runs
     }
     if (this.session) await this.session.destroy();
-    await Promise.all([...this.pastDecoders, this.decoder].filter(Boolean).map((d) => d.close()));
+    for (const d of [...this.pastDecoders, this.decoder].filter(Boolean)) {
+      const r = await d.close();
+      // Not a test failure (the decoder is the harness), but never silent.
+      if (r?.code !== 0 || d.stderr) console.log(`# ${this.name}: vp8dec exit ${JSON.stringify(r)}: ${d.stderr.trim().slice(0, 2000)}`);
+    }
   }
 }
 

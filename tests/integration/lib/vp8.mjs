@@ -44,27 +44,37 @@ export function parseVp8(payload) {
 const newer = (a, b) => a !== b && ((a - b) >>> 0) < 0x80000000; // RTP timestamps, mod 2^32
 const seqDiff = (a, b) => (a - b + 65536) % 65536;
 
-// Reassembles VP8 frames from RTP packets: a frame is the packets of one RTP
-// timestamp from a start packet (S = 1, PID = 0) to the marker bit, with no
-// sequence number missing in between (duplicates and reordering within a
-// frame are fine).  A frame that cannot be completed (a packet lost, or a
-// later frame completed first) is never handed on, and after one the
-// receiver waits for the next key frame, as a real receiver must (a delta
-// frame without its reference decodes to garbage).  onFrame({ts, data,
-// keyframe, packets}) gets each frame that a decoder should see; onLoss()
-// is called when a frame is given up and for each delta frame skipped while
-// waiting for a key frame (a receiver would ask for one).
+// How long a frame with a missing packet may wait for the retransmission
+// (NACK) that would complete it, while later frames queue behind it.
+export const HOLD_MS = 100;
+// At most this many frames wait; beyond, the oldest is given up.
+const MAX_PENDING = 64;
+
+// Reassembles VP8 frames from RTP packets and hands them on in order, as a
+// receiver's jitter buffer does: a frame is the packets of one RTP timestamp
+// from a start packet (S = 1, PID = 0) to the marker bit, with no sequence
+// number missing in between, and its first packet must follow the previous
+// frame's last one (else a whole frame went missing).  Duplicates and
+// reordering are fine.  A frame that is not complete within HOLD_MS of its
+// first packet, once a later one is, is given up; it is never handed on, and
+// after it the receiver waits for the next key frame, as a real receiver must
+// (a delta frame without its reference decodes to garbage).
+// onFrame({ts, data, keyframe, packets}) gets each frame that a decoder
+// should see; onLoss() is called when a frame is given up and for each delta
+// frame skipped while waiting for a key frame (a receiver would ask for one).
 export class Vp8Reassembler {
-  constructor(onFrame, onLoss = () => {}) {
+  constructor(onFrame, onLoss = () => {}, clock = () => performance.now()) {
     this.onFrame = onFrame;
     this.onLoss = onLoss;
+    this.clock = clock;
     this.lossLog = [];        // [{at, ts}] frames given up (performance.now), capped
-    this.pending = new Map(); // ts -> {packets: Map(seq -> payload), startSeq, endSeq}
+    this.pending = new Map(); // ts -> {packets: Map(seq -> payload), startSeq, endSeq, firstAt}
     this.lastDoneTs = null;   // the newest frame handed on or given up
+    this.lastEndSeq = null;   // the last packet of the last frame handed on (null: unknown)
     this.needKey = true;      // nothing decodable before the first key frame
     this.complete = 0;        // frames reassembled whole
     this.fed = 0;             // ... and handed on
-    this.incomplete = 0;      // frames given up (a packet missing)
+    this.incomplete = 0;      // frames given up (a packet missing, or a whole frame)
     this.skippedForKey = 0;   // whole delta frames not fed while waiting for a key frame
     this.late = 0;            // packets of a frame already handed on or given up
     this.malformed = 0;       // payloads without a valid descriptor
@@ -83,15 +93,14 @@ export class Vp8Reassembler {
     }
     let f = this.pending.get(h.timestamp);
     if (!f) {
-      f = { packets: new Map(), startSeq: null, endSeq: null };
+      f = { packets: new Map(), startSeq: null, endSeq: null, firstAt: this.clock() };
       this.pending.set(h.timestamp, f);
     }
     if (f.packets.has(h.sequenceNumber)) return; // a duplicate (retransmission)
     f.packets.set(h.sequenceNumber, rtp.payload.subarray(d.headerLen));
     if (d.start) f.startSeq = h.sequenceNumber;
     if (h.marker) f.endSeq = h.sequenceNumber;
-    if (this.#isComplete(f)) this.#finish(h.timestamp, f);
-    else if (this.pending.size > 32) this.#giveUpOlderThan(this.#newestPending());
+    this.#drain(this.clock());
   }
 
   #isComplete(f) {
@@ -102,30 +111,50 @@ export class Vp8Reassembler {
     return true;
   }
 
-  #newestPending() {
+  #oldestPending() {
     let best = null;
-    for (const ts of this.pending.keys()) if (best === null || newer(ts, best)) best = ts;
+    for (const ts of this.pending.keys()) if (best === null || newer(best, ts)) best = ts;
     return best;
   }
 
-  // Every pending frame older than ts is lost.
-  #giveUpOlderThan(ts) {
-    for (const old of [...this.pending.keys()]) {
-      if (newer(ts, old)) {
-        this.pending.delete(old);
-        this.incomplete++;
-        if (this.lossLog.length < 10000) this.lossLog.push({ at: performance.now(), ts: old });
-        this.needKey = true;
-        if (this.lastDoneTs === null || newer(old, this.lastDoneTs)) this.lastDoneTs = old;
-        this.onLoss();
+  // Hands on (or gives up) frames from the oldest, as far as they can go.
+  #drain(now) {
+    for (;;) {
+      const ts = this.#oldestPending();
+      if (ts === null) return;
+      const f = this.pending.get(ts);
+      const complete = this.#isComplete(f);
+      const follows = this.lastEndSeq === null || (complete && f.startSeq === (this.lastEndSeq + 1) % 65536);
+      if (complete && follows) {
+        this.#finish(ts, f);
+        continue;
+      }
+      const crowded = this.pending.size > MAX_PENDING;
+      const laterComplete = [...this.pending].some(([t2, f2]) => t2 !== ts && this.#isComplete(f2));
+      if (!crowded && (now - f.firstAt < HOLD_MS || (!complete && !laterComplete))) return;
+      // Lost: this frame's missing packets, or a whole frame before it.
+      this.#lost(ts);
+      if (complete) {
+        this.#finish(ts, f);
+      } else {
+        this.pending.delete(ts);
+        this.lastDoneTs = ts;
       }
     }
   }
 
+  #lost(ts) {
+    this.incomplete++;
+    if (this.lossLog.length < 10000) this.lossLog.push({ at: this.clock(), ts });
+    this.needKey = true;
+    this.lastEndSeq = null;
+    this.onLoss();
+  }
+
   #finish(ts, f) {
-    this.#giveUpOlderThan(ts);
     this.pending.delete(ts);
     this.lastDoneTs = ts;
+    this.lastEndSeq = f.endSeq;
     this.complete++;
     const n = seqDiff(f.endSeq, f.startSeq) + 1;
     const parts = [];
