@@ -68,6 +68,10 @@ test('kick while 3 viewers watch: the kicked one gets "kicked" and stops decodin
     const ev = await b.waitEvent('kicked', 5000);
     const eventMs = performance.now() - kickedAt;
     assert.deepEqual(ev.result, { event: 'kicked' }, 'the kicked event');
+    // "its PeerConnection is closed": Janus tells the session it hung up.
+    await waitFor(() => b.janusEvents.some((m) => m.janus === 'hangup'),
+      { timeout: 5000, what: () => `a hangup for the kicked viewer (Janus events: ${b.janusEvents.map((m) => m.janus)})` });
+    const hangupMs = performance.now() - kickedAt;
 
     // The others hear that control is free; info and list agree.
     await Promise.all([a, c].map((v) => waitFor(() => v.events.some((e) => e?.result?.event === 'controller' && e.result.controller === null),
@@ -88,7 +92,7 @@ test('kick while 3 viewers watch: the kicked one gets "kicked" and stops decodin
     await sleep(2000);
     const to = performance.now();
     const reports = [a, c].map((v) => assertCleanVideo(v, before, to, { minFps: FLOWING, extra: ctx.logExcerpt() }));
-    console.log(`# kick: event after ${eventMs.toFixed(0)} ms; the kicked viewer decoded ${b.frames - n0} pictures and got ` +
+    console.log(`# kick: event after ${eventMs.toFixed(0)} ms, Janus's hangup after ${hangupMs.toFixed(0)} ms; the kicked viewer decoded ${b.frames - n0} pictures and got ` +
       `${b.rtp.packets - p0} RTP packets in the 2 s from 1 s after; its PeerConnection ${b.pc.connectionState}; ` +
       `the others ${reports.map((x) => `${x.fps.toFixed(1)}/s, ${x.gaps} skips`).join('; ')}`);
     assert.equal(b.frames, n0, `the kicked viewer still decodes pictures (${b.frames - n0} in 2 s)`);
@@ -306,9 +310,15 @@ test('stop then watch on one handle, 4 times: the picture stops, the same handle
     // watches again at once.
     for (let round = 0; round < 4; round++) {
       const closePc = round < 2;
+      const hangups = v.janusEvents.filter((m) => m.janus === 'hangup').length;
       const stopped = await v.stop({ closePc });
       assert.equal(stopped.data?.result?.status, 'stopped', `stop: ${JSON.stringify(stopped.data)}`);
       const stopAt = performance.now();
+      // The PeerConnection is closed: Janus says so, even when the client
+      // leaves its side open (checked once the next watch is in, below).
+      const hungUp = () => waitFor(() => v.janusEvents.filter((m) => m.janus === 'hangup').length > hangups,
+        { timeout: 5000, interval: 20, what: `a hangup after stop (round ${round})` });
+      if (closePc) await hungUp();
       if (closePc) {
         await sleep(500);
         const n0 = v.frames;
@@ -327,6 +337,7 @@ test('stop then watch on one handle, 4 times: the picture stops, the same handle
         return w.data?.error_code === undefined;
       }, { timeout: 5000, interval: 100, what: () => `watch accepted again (answers ${codes.join(',')})` });
       const acceptedMs = performance.now() - stopAt;
+      if (!closePc) await hungUp();
       assert.ok(codes.every((c) => c === 487 || c === 'ok'), `answers to watch after stop: ${codes}`);
       assert.equal(w.data?.result?.status, 'preparing');
       assert.ok(w.jsep?.type === 'offer', 'a new offer');
