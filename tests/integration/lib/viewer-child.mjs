@@ -36,7 +36,7 @@ process.on('message', async ({ id, cmd, args }) => {
         // performance.now() differs between processes: the parent passes
         // a window in ms ago instead of absolute times.
         const now = performance.now();
-        result = { ...viewer.stats(), fps: from ? viewer.rtp.fps(now - from, now) : null };
+        result = { ...viewer.stats(), fps: from ? viewer.decoded.fps(now - from, now) : null };
         break;
       }
       case 'close':

@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //
-// A werift viewer of janus.plugin.camera: watch, answer, start, then count
-// what really arrives (RTP packets, frames, key frames, gaps, frame rate) and
-// talk on the "control" data channel.  werift has no decoder, so "frame" here
-// means "all packets of one RTP timestamp arrived, or at least its first one";
-// "first frame" is the first key frame, the first thing a decoder could show.
+// A werift viewer of janus.plugin.camera: watch, answer, start, then decode
+// what really arrives and talk on the "control" data channel.  RTP is
+// counted as it comes (packets, sequence gaps: RtpCounter), reassembled into
+// VP8 frames as a real receiver does (Vp8Reassembler, vp8.mjs) and decoded by
+// a libvpx process of its own (Vp8Decoder, decoder.mjs), which reads the test
+// pattern's stamp back from every picture.  `frames`, `waitFrames` and
+// `firstFrameMs` are about decoded pictures; `rtp` keeps the packet counts.
 
+import assert from 'node:assert/strict';
 import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 import { Session } from './api.mjs';
-import { parseVp8 } from './vp8.mjs';
-import { waitFor, withTimeout } from './util.mjs';
+import { parseVp8, Vp8Reassembler } from './vp8.mjs';
+import { Vp8Decoder } from './decoder.mjs';
+import { median, waitFor, withTimeout } from './util.mjs';
 
 export const PLUGIN = 'janus.plugin.camera';
 
@@ -52,6 +56,7 @@ export class RtpCounter {
     this.frames = 0;
     this.keyframes = 0;
     this.gaps = 0; // packets missing by sequence number
+    this.gapLog = []; // [{at, n}] each jump in sequence numbers, capped
     this.lastSeq = null;
     this.lastTs = null;
     this.firstPacketAt = null;
@@ -73,6 +78,7 @@ export class RtpCounter {
       // d == 0: duplicate or retransmission; d >= 32768: reordered/late.
       if (d >= 1 && d < 32768) {
         this.gaps += d - 1;
+        if (d > 1 && this.gapLog.length < 10000) this.gapLog.push({ at: now, n: d - 1 });
         this.lastSeq = h.sequenceNumber;
       }
     } else {
@@ -134,6 +140,10 @@ export class Viewer {
     this.pc = null;
     this.id = null;
     this.watchAt = null;
+    this.decoder = null;
+    this.reasm = null;
+    this.mediaSsrc = null;
+    this.pastDecoders = []; // of earlier watches on this handle
   }
 
   async connect() {
@@ -162,10 +172,17 @@ export class Viewer {
   // to `start`.
   async start({ timeout = 10000 } = {}) {
     if (!this.offer) throw new Error(`${this.name}: no offer to answer (watch failed?)`);
+    // A PeerConnection of an earlier watch that stop({closePc: false}) left open.
+    if (this.pc) await withTimeout(this.pc.close(), 5000, `${this.name}: old pc.close`).catch(() => {});
     const pc = makePeerConnection();
     this.pc = pc;
+    this.#decode();
     pc.onTrack.subscribe((track) => {
-      track.onReceiveRtp.subscribe((rtp) => this.rtp.onRtp(rtp));
+      track.onReceiveRtp.subscribe((rtp) => {
+        this.mediaSsrc = rtp.header.ssrc;
+        this.rtp.onRtp(rtp);
+        this.reasm.onRtp(rtp);
+      });
     });
     // Channels that Janus opens (a plugin relay_data to a label we did not
     // open) are accepted too.
@@ -183,11 +200,48 @@ export class Viewer {
     return r;
   }
 
+  // A decoder and counters for this PeerConnection's video (fresh ones
+  // after each `watch`: a new stream starts with a key frame and new RTP
+  // numbering).
+  #decode() {
+    const old = this.decoder;
+    if (old) {
+      old.close();
+      this.pastDecoders.push(old);
+      this.rtp = new RtpCounter();
+    }
+    this.decoder = new Vp8Decoder({ name: this.name });
+    const dec = this.decoder;
+    this.reasm = new Vp8Reassembler((f) => dec.feed(f), () => this.#lost());
+    this.mediaSsrc = null;
+  }
+
+  // A frame could not be completed, or delta frames go undecoded while we
+  // wait for a key frame: ask for one as a browser does, with a PLI, at most
+  // every 300 ms.
+  #lost() {
+    const now = performance.now();
+    if (this.lastPliAt !== undefined && now - this.lastPliAt < 300) return;
+    this.lastPliAt = now;
+    this.plisSent = (this.plisSent || 0) + 1;
+    this.sendPli().catch(() => {});
+  }
+
   #useChannel(ch) {
     if (ch.label === 'control' && (!this.dc || this.dc.readyState !== 'open')) this.dc = ch;
     ch.onMessage.subscribe((data) => {
       if (this.messages.length < 10000) this.messages.push(typeof data === 'string' ? data : data.toString());
     });
+  }
+
+  // `stop`, and the PeerConnection closed on this side too (unless
+  // closePc is false: then only Janus closes it, and the next start()
+  // closes ours); returns the answer to `stop`.  The handle may `watch`
+  // again.
+  async stop({ timeout = 10000, closePc = true } = {}) {
+    const r = await this.handle.message({ request: 'stop' }, { timeout });
+    if (this.pc && closePc) await withTimeout(this.pc.close(), 5000, `${this.name}: pc.close`).catch(() => {});
+    return r;
   }
 
   // connect + watch + start, asserting success; the common case.
@@ -204,18 +258,56 @@ export class Viewer {
     return this;
   }
 
-  // Milliseconds from sending `watch` to the first key frame (what a decoder
-  // needs to show a first picture), or null.
+  // What this viewer's decoder made of the current stream (decoder.mjs,
+  // Decoded): pictures, sizes, stamps, errors, per-picture log.
+  get decoded() {
+    if (!this.decoder) throw new Error(`${this.name}: not started, nothing decoded`);
+    return this.decoder.decoded;
+  }
+
+  // Pictures decoded so far (of the current stream).
+  get frames() {
+    return this.decoder ? this.decoder.decoded.pictures : 0;
+  }
+
+  // Milliseconds from sending `watch` to the first decoded picture, or null.
   get firstFrameMs() {
-    return this.rtp.firstKeyframeAt === null ? null : this.rtp.firstKeyframeAt - this.watchAt;
+    const at = this.decoder?.decoded.firstPictureAt ?? null;
+    return at === null ? null : at - this.watchAt;
   }
 
   get firstPacketMs() {
     return this.rtp.firstPacketAt === null ? null : this.rtp.firstPacketAt - this.watchAt;
   }
 
+  // Waits until n pictures have been decoded.
   async waitFrames(n, timeout = 10000) {
-    return waitFor(() => this.rtp.frames >= n, { timeout, what: () => `${this.name}: ${n} frames (have ${this.rtp.frames})` });
+    return waitFor(() => this.frames >= n, {
+      timeout,
+      what: () => `${this.name}: ${n} decoded pictures (have ${this.frames}; ${this.rtp.packets} RTP packets, ` +
+        `reassembly ${JSON.stringify(this.reasm?.snapshot())}, decoder ${this.decoder?.running ? 'running' : 'gone'}` +
+        `${this.decoder?.stderr ? `: ${this.decoder.stderr.trim()}` : ''}, last error ${this.decoder?.decoded.lastError})`,
+    });
+  }
+
+  // The first plugin event whose result.event is `name` (e.g. "kicked"),
+  // waited for.
+  async waitEvent(name, timeout = 5000) {
+    return waitFor(() => this.events.find((e) => e?.result?.event === name), {
+      timeout, what: () => `${this.name}: the "${name}" event (have ${JSON.stringify(this.events)})`,
+    });
+  }
+
+  // Sends a PLI (RTCP PSFB FMT 1, RFC 4585) for the video we receive.
+  async sendPli() {
+    const receiver = this.pc?.getTransceivers().find((t) => t.kind === 'video')?.receiver;
+    if (!receiver || this.mediaSsrc === null) throw new Error(`${this.name}: no video to send a PLI about`);
+    await receiver.sendRtcpPLI(this.mediaSsrc);
+  }
+
+  // CPU time (ms) that this viewer's decoders used so far.
+  decoderCpuMs() {
+    return [...this.pastDecoders, this.decoder].filter(Boolean).reduce((n, d) => n + (d.cpuMs() ?? 0), 0);
   }
 
   async waitChannelOpen(timeout = 10000) {
@@ -233,7 +325,12 @@ export class Viewer {
   }
 
   stats() {
-    return { ...this.rtp.snapshot(), firstFrameMs: this.firstFrameMs, firstPacketMs: this.firstPacketMs, id: this.id };
+    const rtp = this.rtp.snapshot();
+    return {
+      ...rtp, rtpFrames: rtp.frames, frames: this.frames, firstFrameMs: this.firstFrameMs,
+      firstPacketMs: this.firstPacketMs, id: this.id,
+      decoded: this.decoder?.decoded.snapshot() ?? null, reassembly: this.reasm?.snapshot() ?? null,
+    };
   }
 
   // Ends the viewer the polite way: PeerConnection closed, session destroyed
@@ -245,6 +342,11 @@ export class Viewer {
       // closing a half-dead pc may throw; the session destroy still runs
     }
     if (this.session) await this.session.destroy();
+    for (const d of [...this.pastDecoders, this.decoder].filter(Boolean)) {
+      const r = await d.close();
+      // Not a test failure (the decoder is the harness), but never silent.
+      if (r?.code !== 0 || d.stderr) console.log(`# ${this.name}: vp8dec exit ${JSON.stringify(r)}: ${d.stderr.trim().slice(0, 2000)}`);
+    }
   }
 }
 
@@ -305,7 +407,8 @@ export class ViewerProcess {
     return this.#call('request', { body, opts });
   }
 
-  // {packets, frames, ..., fps over the last `windowMs`}.  Not while frozen.
+  // Viewer.stats() (frames = decoded pictures) plus fps (decoded pictures
+  // per second over the last `windowMs`).  Not while frozen.
   stats(windowMs) {
     return this.#call('stats', { from: windowMs }, 5000);
   }
@@ -341,4 +444,62 @@ export class ViewerProcess {
     const done = await withTimeout(this.exited, 2000, 'viewer exit').catch(() => 'timeout');
     if (done === 'timeout') this.child.kill('SIGKILL');
   }
+}
+
+// The p-th percentile (0..1) of xs, nearest rank.
+export function percentile(xs, p) {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))];
+}
+
+// What viewer v decoded in [from, to) (performance.now ms): pictures per
+// second, sizes, stamps, counter skips, glass-to-glass delay; plus, over the
+// whole stream, decode errors, corrupt pictures, lost RTP packets and frames
+// that could not be reassembled.
+export function videoReport(v, from, to = performance.now()) {
+  const pics = v.decoded.between(from, to);
+  const delays = pics.map((p) => p.delay).filter((d) => d !== null);
+  const inWindow = (xs) => xs.filter((x) => x.at >= from && x.at < to);
+  return {
+    name: v.name,
+    fps: (1000 * pics.length) / (to - from),
+    perSecond: v.decoded.perSecond(from, to),
+    pictures: pics.length,
+    sizes: [...new Set(pics.map((p) => `${p.w}x${p.h}`))],
+    badStamps: pics.filter((p) => p.counter === null).length,
+    ...v.decoded.counterCheck(from, to),
+    delayMedian: median(delays),
+    delayP95: percentile(delays, 0.95),
+    errors: v.decoded.errors,
+    lastError: v.decoded.lastError,
+    corrupt: v.decoded.corrupt,
+    rtpGaps: inWindow(v.rtp.gapLog).reduce((n, g) => n + g.n, 0),
+    incomplete: inWindow(v.reasm.lossLog).length,
+    rtpGapsTotal: v.rtp.gaps,
+    incompleteTotal: v.reasm.incomplete,
+    plisSent: v.plisSent || 0,
+  };
+}
+
+// Asserts that viewer v decoded a clean stream in [from, to): at least
+// minFps pictures per second, every one of them width x height with a
+// valid stamp, the frame counter going up by one each time (no picture
+// skipped), no lost RTP packet (a clean link loses none) and no frame left
+// incomplete; and over the whole stream no decode error and no corrupt
+// picture.  Returns the videoReport for printing (rtpGapsTotal and
+// incompleteTotal: losses over the whole stream, e.g. while joining).
+export function assertCleanVideo(v, from, to, { minFps, width = 640, height = 480, extra = '' } = {}) {
+  const r = videoReport(v, from, to);
+  const why = () => `${v.name}: ${JSON.stringify(r)}${extra ? `\n${extra}` : ''}`;
+  assert.ok(r.fps >= minFps, `${v.name} decoded ${r.fps.toFixed(1)} pictures/s (< ${minFps}), per second ${r.perSecond}\n${why()}`);
+  assert.deepEqual(r.sizes, [`${width}x${height}`], `picture sizes decoded\n${why()}`);
+  assert.equal(r.badStamps, 0, `pictures whose stamp did not read\n${why()}`);
+  assert.equal(r.gaps, 0, `frame counter values skipped (pictures never shown)\n${why()}`);
+  assert.equal(r.backwards, 0, `frame counter going backwards\n${why()}`);
+  assert.equal(r.errors, 0, `decode errors\n${why()}`);
+  assert.equal(r.corrupt, 0, `corrupt pictures\n${why()}`);
+  assert.equal(r.rtpGaps, 0, `RTP packets lost (sequence gaps)\n${why()}`);
+  assert.equal(r.incomplete, 0, `frames that could not be reassembled\n${why()}`);
+  return r;
 }
