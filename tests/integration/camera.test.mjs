@@ -260,6 +260,9 @@ test('one frozen werift viewer does not lower the others\' frame rate', { timeou
   during.forEach((r, i) => {
     assert.ok(r.fps >= before[i] - 2, `${others[i].name}: ${before[i].toFixed(1)} -> ${r.fps.toFixed(1)} pictures/s during the freeze`);
   });
+  // 10 s without a word is past liveness_ms (5 s by default): the frozen
+  // viewer was dropped, the three others were not.
+  assert.equal(info.viewers, 3, `info.viewers after a 10 s freeze: ${JSON.stringify(info.viewers)}`);
 });
 
 // The malformed requests: [name, body, expected error codes, where].
