@@ -446,6 +446,16 @@ static void broadcast(json_t *event)
 	sessions_unref(targets);
 }
 
+/* The `source` event. */
+static json_t *source_event(cam_source_state state, const char *error)
+{
+	/* json_string refuses text that is not UTF-8 (a device name could be). */
+	json_t *reason = error && *error ? json_string(error) : NULL;
+	return json_pack("{ss s{ssssso}}", "camera", "event", "result",
+		"event", "source", "state", cam_source_state_name(state),
+		"error", reason ? reason : json_null());
+}
+
 /* Pipeline state changes become `source` events (pipeline thread). */
 static void on_source_state(void *opaque, cam_source_state state, const char *error)
 {
@@ -457,12 +467,21 @@ static void on_source_state(void *opaque, cam_source_state state, const char *er
 		last = state;
 	if(!plugin_ready() || (state != CAM_SOURCE_ERROR && !recovered))
 		return;
-	/* json_string refuses text that is not UTF-8 (a device name could be). */
-	json_t *reason = error && *error ? json_string(error) : NULL;
-	json_t *event = json_pack("{ss s{ssssso}}", "camera", "event", "result",
-		"event", "source", "state", cam_source_state_name(state),
-		"error", reason ? reason : json_null());
+	json_t *event = source_event(state, error);
 	broadcast(event);
+	json_decref(event);
+}
+
+/* A viewer that starts watching while the source is down hears so at once
+ * (its picture comes when the source is back), not only from `info`. */
+static void tell_if_source_down(camera_session *session)
+{
+	cam_pipeline_status st;
+	cam_pipeline_get_status(pipeline, &st);
+	if(st.state != CAM_SOURCE_ERROR)
+		return;
+	json_t *event = source_event(st.state, st.error);
+	gateway->push_event(session->handle, &camera_plugin, NULL, event, NULL);
 	json_decref(event);
 }
 
@@ -1067,6 +1086,8 @@ static void do_request(camera_session *session, camera_message *msg)
 		}
 		janus_mutex_unlock(&session->mutex);
 	}
+	if(jsep && rc == 0)
+		tell_if_source_down(session);
 	if(jsep && rc != 0) {
 		/* The offer never reached the viewer: undo the watch, and say so. */
 		JANUS_LOG(LOG_WARN, "[camera] could not push the offer (%d)\n", rc);

@@ -427,12 +427,17 @@ test('source "v4l2" with a device that is not there: watchers get the source err
     await sleep(2500);
     const sourceEvents = a.events.filter((e) => e?.result?.event === 'source').length;
     assert.equal(sourceEvents, 2, `source events: ${JSON.stringify(a.events)}`);
-    // A second watcher joins a source in error: info tells it; nothing decodes.
+    // A second watcher joins a source in error: it hears so at once (one
+    // source event with the current reason), and nothing decodes.
     const b = ctx.newViewer('b');
     await b.join();
+    const evb = await b.waitEvent('source', 5000);
     await sleep(1000);
     console.log(`# a later watcher got ${b.events.filter((e) => e?.result?.event === 'source').length} source event(s); ` +
       `pictures decoded: a ${a.frames}, b ${b.frames}; RTP packets ${a.rtp.packets}/${b.rtp.packets}`);
+    assert.equal(evb.result.state, 'error');
+    assert.equal(evb.result.error, ev2.result.error, 'the joiner hears the current reason');
+    assert.equal(b.events.filter((e) => e?.result?.event === 'source').length, 1, `b's source events: ${JSON.stringify(b.events)}`);
     assert.equal((await ctx.info()).source.state, 'error');
     assert.equal(a.frames + b.frames, 0, 'pictures decoded from a camera that is not there');
     assert.ok(ctx.janus.running);
