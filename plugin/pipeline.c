@@ -294,6 +294,7 @@ static void apply_changes(cam_pipeline *p, const cam_pipeline_change *c, cam_pip
 	want.width = c->width > 0 ? c->width : p->src->width;
 	want.height = c->height > 0 ? c->height : p->src->height;
 	want.fps = c->fps > 0 ? c->fps : p->src->fps;
+	int ow = p->src->width, oh = p->src->height, ofps = p->src->fps;
 	char why[128] = "";
 	if(cam_encoder_check_config(&want, why, sizeof(why)) < 0) {
 		refuse(r, -EINVAL, why);
@@ -310,11 +311,15 @@ static void apply_changes(cam_pipeline *p, const cam_pipeline_change *c, cam_pip
 			ec.fps = p->src->fps;
 			int rc = cam_encoder_reconfigure(p->enc, &ec);
 			if(rc < 0) {
-				/* Back to the old rates with a fresh encoder (next frame). */
+				/* Back to the old format and rates, with a fresh encoder
+				 * (made on the next frame). */
 				p->cfg.encoder = old;
+				bool moved = p->src->width != ow || p->src->height != oh || p->src->fps != ofps;
+				if(moved && cam_source_set_format(p->src, ow, oh, ofps) < 0)
+					CAM_ERR("could not go back to %dx%d@%d", ow, oh, ofps);
 				cam_encoder_free(p->enc);
 				p->enc = NULL;
-				refuse(r, rc, "the encoder refused the new rates");
+				refuse(r, rc, "the encoder refused the new settings");
 			}
 		}
 	}
@@ -557,6 +562,7 @@ void cam_pipeline_free(cam_pipeline *p)
 		pthread_mutex_lock(&p->lock);
 		p->stop = true;
 		pthread_cond_broadcast(&p->wake);
+		pthread_cond_broadcast(&p->applied_cond);
 		pthread_mutex_unlock(&p->lock);
 		pthread_join(p->thread, NULL);
 	}
@@ -621,17 +627,21 @@ int cam_pipeline_configure(cam_pipeline *p, const cam_pipeline_change *c, int ti
 	pthread_cond_broadcast(&p->wake);
 	struct timespec deadline = deadline_in(timeout_ms);
 	bool done = wait_done(p, &deadline);
-	if(!done && !p->change_taken) {
-		/* Never taken: withdraw it, so that nothing changes later. */
-		p->pending = CAM_PIPELINE_NO_CHANGE;
-		*result = (cam_pipeline_result){.code = -ETIMEDOUT};
-		snprintf(result->error, sizeof(result->error), "the pipeline did not take the change within %d ms",
-			timeout_ms);
-	} else {
-		/* Taken: a format change may take its time, but it ends. */
-		while(!wait_done(p, &deadline))
-			deadline = deadline_in(1000);
+	/* Taken: a format change may take its time, but it ends (unless the
+	 * pipeline is being stopped). */
+	while(!done && p->change_taken && !p->stop) {
+		deadline = deadline_in(1000);
+		done = wait_done(p, &deadline);
+	}
+	if(done) {
 		*result = p->result;
+	} else {
+		/* Never taken, or stopping: withdraw it, so that nothing changes
+		 * later. */
+		p->pending = CAM_PIPELINE_NO_CHANGE;
+		*result = (cam_pipeline_result){.code = p->stop ? -ECANCELED : -ETIMEDOUT};
+		snprintf(result->error, sizeof(result->error), p->stop ? "the pipeline is stopping" :
+			"the pipeline did not take the change in time");
 	}
 	pthread_mutex_unlock(&p->lock);
 	pthread_mutex_unlock(&p->configure_lock);

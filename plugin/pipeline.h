@@ -102,7 +102,9 @@ typedef struct cam_pipeline_result {
 
 /* Applies a change and waits (up to timeout_ms for the pipeline thread to
  * take it) for the outcome.  One change at a time: concurrent callers are
- * served in turn.  Returns result->code. */
+ * served in turn.  Returns result->code (-ECANCELED when the pipeline is
+ * being freed).  No call may still be running when cam_pipeline_free()
+ * destroys the pipeline. */
 int cam_pipeline_configure(cam_pipeline *p, const cam_pipeline_change *change, int timeout_ms,
 	cam_pipeline_result *result);
 

@@ -13,18 +13,24 @@
  *   keyframe, list, configure, kick, ...) are answered there; watch, start
  *   and stop go to the viewer's own queue, because pushing an offer blocks
  *   while ICE candidates are gathered.  Each viewer's queue (its requests,
- *   kicks and liveness drops, in order) is drained by one worker of a small
- *   pool at a time: one viewer's steps never run concurrently, different
- *   viewers' run in parallel, so one slow gathering delays nobody else.
+ *   kicks and liveness drops, in order; at most CAMERA_QUEUE_MAX requests)
+ *   is drained by one worker of an unbounded pool at a time: one viewer's
+ *   steps never run concurrently, different viewers' run in parallel, so
+ *   one slow gathering delays nobody else.
  * - The watchdog thread checks every viewer's liveness every
  *   WATCHDOG_PERIOD_MS and queues a drop for the silent and the unanswered.
  * - setup_media, hangup_media, incoming_rtcp and destroy_session run on the
- *   handle's loop thread and never block for more than a fan-out removal.
+ *   handle's loop thread and never block for more than a fan-out removal,
+ *   except that a leaving controller announces its successor from there
+ *   (the control module serialises controller changes under its notify
+ *   lock, and the announcement is a push_event to each watcher).
  * - The pipeline thread captures, encodes and calls fanout_send() for each
  *   viewer; relay_rtp only copies into the handle's queue.
- * Lock order: admit_mutex, then sessions_mutex, then a session's mutex,
+ * Lock order: the control module's notify lock (held while on_controller
+ * runs), then admit_mutex, then sessions_mutex, then a session's mutex,
  * then workers_mutex or the fan-out's lock (taken inside cam_fanout_*).
- * Never the other way round.
+ * Never the other way round: nothing calls into control (take, release,
+ * leave) with a plugin lock held.
  *
  * Lifetime: a session holds the table's reference from create_session until
  * destroy_session; every other use (a queued message, a scheduled worker,
@@ -67,10 +73,10 @@
 #define CAMERA_VIDEO_MINDEX 0
 /* How long `configure` waits for the pipeline to take a change. */
 #define CONFIGURE_TIMEOUT_MS 3000
-/* Workers draining the viewers' queues (each busy at most while one offer's
- * ICE candidates are gathered), and the liveness check's period. */
-#define CAMERA_WORKERS 8
+/* The liveness check's period. */
 #define WATCHDOG_PERIOD_MS 250
+/* Requests one viewer may have waiting on its queue; more get 490. */
+#define CAMERA_QUEUE_MAX 16
 
 /* Plugin callbacks. */
 static int camera_init(janus_callbacks *callback, const char *config_path);
@@ -186,6 +192,7 @@ typedef struct camera_message {
 } camera_message;
 
 static volatile gint initialized, stopping;
+static volatile gint in_flight;         /* handle_message calls running */
 static janus_callbacks *gateway;
 static cam_config config;
 static GThreadPool *workers;             /* drains the viewers' queues; NULL once stopping */
@@ -885,7 +892,29 @@ static json_t *refuse_jsep(camera_session *session, const char *why)
 	return cam_error_json(CAM_ERROR_INVALID_ELEMENT, why);
 }
 
+/* Whether the viewer already has CAMERA_QUEUE_MAX steps waiting. */
+static bool queue_full(camera_session *session)
+{
+	janus_mutex_lock(&session->mutex);
+	bool full = g_queue_get_length(&session->queue) >= CAMERA_QUEUE_MAX;
+	janus_mutex_unlock(&session->mutex);
+	return full;
+}
+
+static struct janus_plugin_result *handle_message(janus_plugin_session *handle,
+	char *transaction, json_t *message, json_t *jsep);
+
+/* Counts the calls in progress, for camera_destroy. */
 static struct janus_plugin_result *camera_handle_message(janus_plugin_session *handle,
+	char *transaction, json_t *message, json_t *jsep)
+{
+	g_atomic_int_inc(&in_flight);
+	struct janus_plugin_result *result = handle_message(handle, transaction, message, jsep);
+	g_atomic_int_dec_and_test(&in_flight);
+	return result;
+}
+
+static struct janus_plugin_result *handle_message(janus_plugin_session *handle,
 	char *transaction, json_t *message, json_t *jsep)
 {
 	if(!plugin_ready()) {
@@ -910,6 +939,10 @@ static struct janus_plugin_result *camera_handle_message(janus_plugin_session *h
 		if(jsep)
 			close_foreign_pc(session);
 		reply = cam_error_json(code, err);
+	} else if(cam_request_is_async(req.kind) && queue_full(session)) {
+		if(jsep)
+			close_foreign_pc(session);
+		reply = cam_error_json(CAM_ERROR_RATE_LIMITED, "too many requests waiting for this handle");
 	} else if(cam_request_is_async(req.kind)) {
 		/* Hand over our reference and the message to the viewer's queue. */
 		camera_message *msg = message_new(session, MESSAGE_REQUEST);
@@ -1269,7 +1302,12 @@ static int camera_init(janus_callbacks *callback, const char *config_path)
 	if(!control)
 		JANUS_LOG(LOG_FATAL, "[camera] device control: %s\n", cerr);
 	GError *error = NULL;
-	workers = g_thread_pool_new(worker, NULL, CAMERA_WORKERS, FALSE, &error);
+	/* No limit on the workers, as Janus's own task pool: an offer holds its
+	 * worker while ICE gathers (up to 5 s), and a fixed number would let
+	 * that many slow gatherings hold up every other viewer's steps (stop,
+	 * kick, drop).  GLib creates threads only while steps wait and keeps
+	 * few idle ones; each viewer's queue is bounded. */
+	workers = g_thread_pool_new(worker, NULL, -1, FALSE, &error);
 	watchdog_quit = false;
 	if(workers && (config.liveness_ms > 0 || config.prepare_timeout_ms > 0))
 		watchdog_thread = g_thread_try_new("camera watchdog", watchdog, NULL, &error);
@@ -1304,6 +1342,11 @@ static void camera_destroy(void)
 	if(!g_atomic_int_get(&initialized))
 		return;
 	g_atomic_int_set(&stopping, 1);
+	/* Janus frees its task pool without waiting for it: let the requests
+	 * still being answered there (a configure waits for the pipeline) end
+	 * before what they use goes away.  Bounded: Janus is going away. */
+	for(int i = 0; i < 5000 && g_atomic_int_get(&in_flight) > 0; i++)
+		g_usleep(1000);
 	/* No more drops, then no more queued steps (those still queued are
 	 * dropped unanswered: Janus is going away). */
 	watchdog_stop();
@@ -1493,13 +1536,17 @@ static void camera_incoming_data(janus_plugin_session *handle, janus_plugin_data
 {
 	if(!plugin_ready() || g_atomic_int_get(&handle->stopped) || !packet || !packet->buffer)
 		return;
-	camera_session *session = handle->plugin_handle;
-	if(!session || g_atomic_int_get(&session->destroyed))
+	/* A reference: this may run on usrsctp's own thread. */
+	camera_session *session = session_get(handle);
+	if(!session)
 		return;
 	atomic_store_explicit(&session->activity_ms, monotonic_ms(), memory_order_relaxed);
 	char err[256] = "";
-	int code = cam_control_message(control, session->id, packet->buffer, packet->length,
-		packet->binary, err, sizeof(err));
+	/* A handle that left (stop, kick, drop) but whose channel is still
+	 * closing drives nothing, under any policy. */
+	int code = !is_watching(session) ? cam_fail(CAM_ERROR_NOT_CONTROLLER, err, sizeof(err), "not watching") :
+		cam_control_message(control, session->id, packet->buffer, packet->length, packet->binary, err, sizeof(err));
+	janus_refcount_decrease(&session->ref);
 	if(code == 0)
 		return;
 	/* Every refused message is answered on the channel it came from. */
