@@ -27,7 +27,7 @@
  * - The pipeline thread captures, encodes and calls fanout_send() for each
  *   viewer; relay_rtp only copies into the handle's queue.
  * Lock order: the control module's notify lock (held while on_controller
- * runs), then admit_mutex, then sessions_mutex, then a session's mutex,
+ * runs), then source_mutex, then admit_mutex, then sessions_mutex, then a session's mutex,
  * then workers_mutex or the fan-out's lock (taken inside cam_fanout_*).
  * Never the other way round: nothing calls into control (take, release,
  * leave) with a plugin lock held.
@@ -156,6 +156,7 @@ typedef struct camera_session {
 	bool pc_alive;
 	bool offering;             /* an offer is being pushed (ICE gathering) */
 	unsigned hangups;          /* hangup_media calls so far */
+	unsigned source_seen;      /* the last source event it got (source_mutex) */
 	unsigned offer_hangups;    /* ... when the offer being pushed was made */
 	/* The viewer's queue of camera_message, drained by one worker at a
 	 * time while scheduled. */
@@ -209,6 +210,9 @@ static cam_fanout *fanout;
 static cam_pipeline *pipeline;
 static cam_control *control;
 static volatile gint sdp_version;
+/* Source events sent so far, and who got which (camera_session.source_seen). */
+static janus_mutex source_mutex = JANUS_MUTEX_INITIALIZER;
+static unsigned source_gen;
 
 static void session_free(const janus_refcount *ref)
 {
@@ -443,14 +447,18 @@ static int count_watchers(void)
 
 /* Sends an event to every viewer that is watching (any thread but the
  * handle loops: push_event may take a moment). */
-static void broadcast(json_t *event)
+static void push_all(GPtrArray *targets, json_t *event)
 {
-	GPtrArray *targets = sessions_where(is_watching);
 	for(guint i = 0; i < targets->len; i++) {
 		camera_session *session = g_ptr_array_index(targets, i);
 		gateway->push_event(session->handle, &camera_plugin, NULL, event, NULL);
 	}
 	sessions_unref(targets);
+}
+
+static void broadcast(json_t *event)
+{
+	push_all(sessions_where(is_watching), event);
 }
 
 /* The `source` event. */
@@ -475,7 +483,15 @@ static void on_source_state(void *opaque, cam_source_state state, const char *er
 	if(!plugin_ready() || (state != CAM_SOURCE_ERROR && !recovered))
 		return;
 	json_t *event = source_event(state, error);
-	broadcast(event);
+	/* Who gets this event is noted, so that tell_if_source_down() does not
+	 * tell a joining viewer twice. */
+	janus_mutex_lock(&source_mutex);
+	source_gen++;
+	GPtrArray *targets = sessions_where(is_watching);
+	for(guint i = 0; i < targets->len; i++)
+		((camera_session *)g_ptr_array_index(targets, i))->source_seen = source_gen;
+	janus_mutex_unlock(&source_mutex);
+	push_all(targets, event);
 	json_decref(event);
 }
 
@@ -484,8 +500,12 @@ static void on_source_state(void *opaque, cam_source_state state, const char *er
 static void tell_if_source_down(camera_session *session)
 {
 	cam_pipeline_status st;
+	janus_mutex_lock(&source_mutex);
 	cam_pipeline_get_status(pipeline, &st);
-	if(st.state != CAM_SOURCE_ERROR)
+	bool tell = st.state == CAM_SOURCE_ERROR && session->source_seen != source_gen;
+	session->source_seen = source_gen;
+	janus_mutex_unlock(&source_mutex);
+	if(!tell)
 		return;
 	json_t *event = source_event(st.state, st.error);
 	gateway->push_event(session->handle, &camera_plugin, NULL, event, NULL);
@@ -1102,6 +1122,12 @@ static void do_request(camera_session *session, camera_message *msg)
 	char err[256] = "";
 	json_t *jsep = NULL;
 	int code = cam_request_parse_authorized(msg->message, &config, &req, err, sizeof(err));
+	if(!code && req.kind == CAM_REQ_WATCH) {
+		/* Source events from before this watch did not reach it. */
+		janus_mutex_lock(&source_mutex);
+		session->source_seen = 0;
+		janus_mutex_unlock(&source_mutex);
+	}
 	json_t *event = code ? cam_error_json(code, err) : handle_async(session, &req, msg->jsep, &jsep);
 	int rc = gateway->push_event(session->handle, &camera_plugin, msg->transaction, event, jsep);
 	int level = rc == 0 ? LOG_VERB : LOG_WARN;
