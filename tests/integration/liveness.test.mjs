@@ -338,7 +338,7 @@ test('a JSEP where none is expected gets 484 and leaves no PeerConnection; the h
   v.session = ctx.admin;
   v.handle = handles[0];
   v.handle.on('event', (m) => v.events.push(m.plugindata?.data));
-  ctx.cleanups.push(() => v.pc?.close());
+  ctx.cleanups.push(() => v.closeMedia());   // the session is the admin's
   const w = await waitFor(async () => {
     const r = await v.watch();
     return r.data?.error_code === 487 ? null : r;

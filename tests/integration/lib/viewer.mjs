@@ -336,12 +336,18 @@ export class Viewer {
   // Ends the viewer the polite way: PeerConnection closed, session destroyed
   // (which detaches the handle and hangs up).
   async close() {
+    await this.closeMedia({ destroySession: true });
+  }
+
+  // Closes the PeerConnection and the decoders; with destroySession, the
+  // Janus session too (not for a viewer borrowing someone else's session).
+  async closeMedia({ destroySession = false } = {}) {
     try {
       if (this.pc) await withTimeout(this.pc.close(), 5000, `${this.name}: pc.close`);
     } catch {
       // closing a half-dead pc may throw; the session destroy still runs
     }
-    if (this.session) await this.session.destroy();
+    if (destroySession && this.session) await this.session.destroy();
     for (const d of [...this.pastDecoders, this.decoder].filter(Boolean)) {
       const r = await d.close();
       // Not a test failure (the decoder is the harness), but never silent.
