@@ -350,11 +350,13 @@ export class Janus {
 //   set: camera config keys, {key: value} (value written as given: quote strings yourself) or ["k=v"]
 //   raw: whole janus.plugin.camera.jcfg text
 //   nat: extra lines for janus.jcfg's nat section (e.g. 'stun_server = "10.10.0.2"')
+//   eventsUrl: Janus's sample event handler posts plugin events there
 export async function startJanus({
   plugins = [CAMERA_SO],
   set = {},
   raw,
   nat = [],
+  eventsUrl,
   ip = SERVER_IP,
   httpPort = 8088,
   adminPort = 7088,
@@ -374,6 +376,7 @@ export async function startJanus({
   for (const kv of sets) args.push('--set', kv);
   if (raw !== undefined) args.push('--raw-camera', raw);
   for (const line of nat) args.push('--nat', line);
+  if (eventsUrl) args.push('--events-url', eventsUrl);
   const cmdline = execFileSync(path.join(repoRoot, 'tools', 'janus-conf'), args).toString().trim();
   const argv = cmdline.split(/\s+/);
   // No colours in the log; the log goes to stdout, which we send to a file.
