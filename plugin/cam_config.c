@@ -60,14 +60,13 @@ static int parse_int(const char *key, const char *value, long min, long max, int
 	return 0;
 }
 
-/* A timeout in ms: 0 (off) or within CAM_MIN_TIMEOUT_MS..CAM_MAX_TIMEOUT_MS. */
-static int parse_timeout(const char *key, const char *value, int *out, char *err, size_t errlen)
+/* A time in ms: 0 (off, never) or within min..max. */
+static int parse_timeout(const char *key, const char *value, int min, int max, int *out, char *err, size_t errlen)
 {
 	int v = 0;
-	int rc = parse_int(key, value, 0, CAM_MAX_TIMEOUT_MS, &v, err, errlen);
-	if(rc == 0 && v != 0 && v < CAM_MIN_TIMEOUT_MS)
-		return cam_fail(-EINVAL, err, errlen, "%s: %d is out of range (0 = off, or %d..%d)", key, v,
-			CAM_MIN_TIMEOUT_MS, CAM_MAX_TIMEOUT_MS);
+	int rc = parse_int(key, value, 0, max, &v, err, errlen);
+	if(rc == 0 && v != 0 && v < min)
+		return cam_fail(-EINVAL, err, errlen, "%s: %d is out of range (0 = off, or %d..%d)", key, v, min, max);
 	if(rc == 0)
 		*out = v;
 	return rc;
@@ -163,15 +162,8 @@ int cam_config_set(cam_config *cfg, const char *key, const char *value, char *er
 		return parse_string(key, value, 255, &cfg->control_pin, err, errlen);
 	if(!strcmp(key, "control_rate"))
 		return parse_int(key, value, 1, 1000, &cfg->control_rate, err, errlen);
-	if(!strcmp(key, "control_timeout_ms")) {
-		int ms = 0;
-		int rc = parse_int(key, value, 0, 86400000, &ms, err, errlen);
-		if(rc == 0 && ms > 0 && ms < 100)
-			rc = cam_fail(-EINVAL, err, errlen, "control_timeout_ms: %d is below 100 (0 = never)", ms);
-		if(rc == 0)
-			cfg->control_timeout_ms = ms;
-		return rc;
-	}
+	if(!strcmp(key, "control_timeout_ms"))
+		return parse_timeout(key, value, 100, 86400000, &cfg->control_timeout_ms, err, errlen);
 	if(!strcmp(key, "telemetry_rate"))
 		return parse_int(key, value, 1, 10000, &cfg->telemetry_rate, err, errlen);
 	if(!strcmp(key, "speed"))
@@ -179,9 +171,10 @@ int cam_config_set(cam_config *cfg, const char *key, const char *value, char *er
 	if(!strcmp(key, "encoder_threads"))
 		return parse_int(key, value, 0, 16, &cfg->encoder_threads, err, errlen);
 	if(!strcmp(key, "liveness_ms"))
-		return parse_timeout(key, value, &cfg->liveness_ms, err, errlen);
+		return parse_timeout(key, value, CAM_MIN_TIMEOUT_MS, CAM_MAX_TIMEOUT_MS, &cfg->liveness_ms, err, errlen);
 	if(!strcmp(key, "prepare_timeout_ms"))
-		return parse_timeout(key, value, &cfg->prepare_timeout_ms, err, errlen);
+		return parse_timeout(key, value, CAM_MIN_TIMEOUT_MS, CAM_MAX_TIMEOUT_MS, &cfg->prepare_timeout_ms,
+			err, errlen);
 	if(err && errlen)
 		snprintf(err, errlen, "unknown key \"%s\"", key);
 	return -ENOENT;
