@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //
-// Demo viewer for janus.plugin.camera (api.md): watch -> offer from the
-// plugin -> answer (receive only, plus the "control" data channel) -> start.
-// Any loss (PeerConnection, handle, session, Janus itself) tears the whole
-// attempt down and starts a new one with back-off, forever: a camera page
-// is left open on a wall and must come back on its own.
+// Demo viewer for janus.plugin.camera (api.md): cameras -> watch -> offer
+// from the plugin -> answer (receive only, plus the "control" data channel)
+// -> start, once per shown camera, each on its own Janus session and handle
+// ("Cameras and views" below).  Any loss (PeerConnection, handle, session,
+// Janus itself) tears that camera's attempt down and starts a new one with
+// back-off, forever: a camera page is left open on a wall and must come
+// back on its own.  The other cameras' views are not touched.
 //
 // Where Janus is, in this order (README, "The demo page"): every ?server=URL
 // (repeatable, or comma-separated) when given; else `servers` of an
@@ -15,7 +17,9 @@
 // and wss://:8989).  Each candidate gets CONNECT_TIMEOUT_MS; a refused one
 // costs only its refusal.  STUN/TURN: ?ice= (a comma-separated list of
 // stun:/turn: URLs, or a JSON array of RTCIceServer), else settings.js's
-// `iceServers`, else none.  Also ?pin=PIN, ?control_pin=PIN, ?debug
+// `iceServers`, else none.  Also ?camera=ID (repeatable: which cameras to
+// show, side by side), ?pin=PIN (every camera's; a camera whose `cameras`
+// entry says `pin: true` also gets a PIN field), ?control_pin=PIN, ?debug
 // (janus.js logging).
 //
 // On `pagehide` the page closes its PeerConnection (Janus sees the DTLS
@@ -24,13 +28,14 @@
 // at once whatever serves the page.
 //
 // For tests, window.cameraDemo is a read-only view of what the page believes
-// (state, viewer id, getStats figures, the decoded stamp); tests are expected
-// to check it against the <video> themselves.
+// (state, viewer id, getStats figures, the decoded stamp) of its first
+// (control) camera, and cameraDemo.view(ID) the same for each shown camera;
+// tests are expected to check it against the <video>s themselves (each has
+// data-camera=ID once the camera is known).
 (() => {
   'use strict';
 
   const params = new URLSearchParams(location.search);
-  const pin = params.get('pin');
   const settings = window.cameraSettings && typeof window.cameraSettings === 'object' ? window.cameraSettings : {};
   const configErrors = [];     // readable reasons a setting was ignored
 
@@ -179,73 +184,257 @@
   const iceServers = chooseIceServers();
 
   const $ = (id) => document.getElementById(id);
-  const video = $('video');
 
-  // ---- State (the single source for the UI and window.cameraDemo) --------
+  // ---- Cameras and views -------------------------------------------------
+  //
+  // The plugin may have several cameras (`cameras` request).  Each camera the
+  // page shows is a "view": its own <section> (from #view-template), its own
+  // <video>, its own Janus session and handle watching that camera, its own
+  // state, stats, stamp and reconnect with back-off.  A view failing (its
+  // PeerConnection, handle or session lost, its camera's source down) tears
+  // down and retries that view only; the others go on untouched.
+  //
+  // Control (take_control, the "control" data channel, the drive pad) is one
+  // per page, as it is one per plugin (the device is the robot): it goes
+  // through the first shown view's handle (views[0]); when that view
+  // reconnects, control is lost and must be taken again, as today.
+  //
+  // Which cameras: every ?camera=ID (repeatable, or comma-separated), else
+  // the first camera of `cameras`; the picker (shown when there is more than
+  // one camera) changes the selection, one camera or all side by side, and
+  // writes it back into the URL.  A plugin without `cameras` (before issue 9)
+  // has one camera: the page watches it without naming it.
+  const PIN_CAMERA = params.get('pin');   // default PIN of every camera
+  const ALL = '*';                        // picker value: all side by side
 
-  const model = {
-    state: 'connecting',       // connecting | watching | reconnecting | error
-    error: null,               // last error message, null when none
-    errorCode: null,           // last plugin error_code seen, if any
-    viewerId: null,
-    source: null,              // last `source` event: {state, error}
-    info: null,                // last `info` answer
-    stats: emptyStats(),
-    stamp: { counter: null, timeMs: null, delayMs: null, at: null },
-    reconnects: 0,             // attempts started after the first
-    watchingSince: null,       // Date.now() when the state became watching
+  const page = {
+    cameras: null,             // last `cameras` answer's list, null: not known yet
+    legacy: false,             // the plugin has no `cameras` request (one camera)
+    views: [],                 // the shown views, in order; views[0] holds control
+    wanted: params.getAll('camera').flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean),
+    chosen: false,             // the selection was made from a `cameras` list
   };
 
   function emptyStats() {
     return { width: null, height: null, fps: null, bitrate: null, framesDecoded: null, at: null };
   }
+  const emptyStamp = () => ({ counter: null, timeMs: null, delayMs: null, at: null });
 
-  let attempt = null;          // the live connection attempt, or null
-  let failures = 0;            // consecutive failed attempts, for back-off
-  let retryTimer = null;
+  function cameraEntry(id) {
+    return (page.cameras || []).find((c) => c.id === id) || null;
+  }
+
+  // A new view for camera `id` (null: the plugin's default camera, or not
+  // known yet), appended to #views.
+  function createView(id) {
+    const el = $('view-template').content.firstElementChild.cloneNode(true);
+    const f = {};
+    for (const n of el.querySelectorAll('[data-f]')) f[n.dataset.f] = n;
+    const v = {
+      camera: id,
+      el,
+      f,
+      video: f.video,
+      closed: false,
+      pin: PIN_CAMERA,          // what `watch` and `snapshot` send
+      needPin: false,           // a 486 said this camera wants one
+      attempt: null,            // the live connection attempt, or null
+      failures: 0,              // consecutive failed attempts, for back-off
+      retryTimer: null,
+      stampRequest: null,       // pending requestVideoFrameCallback id
+      snapshotUrl: null,        // object URL of the JPEG shown
+      snapshotBusy: false,
+      model: {
+        state: 'connecting',    // connecting | watching | reconnecting | error
+        error: null,            // last error message, null when none
+        errorCode: null,        // last plugin error_code seen, if any
+        viewerId: null,
+        source: null,           // last `source` event: {state, error}
+        info: null,             // last `info` answer
+        stats: emptyStats(),
+        stamp: emptyStamp(),
+        reconnects: 0,          // attempts started after the first
+        watchingSince: null,    // Date.now() when the state became watching
+        snapshot: null,         // last snapshot {width, height, bytes, captured, at} or {error, code}
+      },
+    };
+    setCameraAttr(v);
+    f.keyframe.addEventListener('click', () => keyframe(v));
+    f.snapshot.addEventListener('click', () => snapshot(v));
+    f['pin-form'].addEventListener('submit', (e) => {
+      e.preventDefault();
+      v.pin = f.pin.value === '' ? null : f.pin.value;
+      // A view that gave up (wrong PIN) or waits to retry starts again now.
+      if (v.model.state === 'error' || v.model.state === 'reconnecting') restart(v);
+    });
+    if (v.pin !== null) f.pin.value = v.pin;
+    $('views').append(el);
+    return v;
+  }
+
+  function setCameraAttr(v) {
+    if (v.camera === null) {
+      delete v.el.dataset.camera;
+      delete v.video.dataset.camera;
+    } else {
+      v.el.dataset.camera = v.camera;
+      v.video.dataset.camera = v.camera;
+    }
+  }
+
+  const isControl = (v) => page.views[0] === v;
+  const controlView = () => page.views[0] || null;
+  const controlAttempt = () => (controlView() ? controlView().attempt : null);
+  const controlModel = () => controlView().model;
+
+  // The `cameras` answer of any view.  The first one decides what is shown.
+  function onCameras(list, v) {
+    page.cameras = list;
+    if (!page.chosen) {
+      page.chosen = true;
+      const ids = new Set(list.map((c) => c.id));
+      const unknown = page.wanted.filter((id) => !ids.has(id) && id !== ALL);
+      if (unknown.length) configErrors.push(`?camera=: no camera ${unknown.map((x) => `'${x}'`).join(', ')}`);
+      let sel = page.wanted.includes(ALL) ? [...ids] : [...new Set(page.wanted.filter((id) => ids.has(id)))];
+      if (!sel.length && list.length) sel = [list[0].id];
+      // The view that asked becomes the first selected camera's.
+      if (v.camera === null || !sel.includes(v.camera)) {
+        v.camera = sel[0] ?? null;
+        setCameraAttr(v);
+      }
+      if (sel.length) setSelection(sel, { keep: v, writeUrl: false });
+    }
+    renderPage();
+  }
+
+  // Shows exactly the cameras `ids`, in that order: views of cameras still
+  // wanted stay as they are (no reconnect), the others are closed, missing
+  // ones are created and connect.
+  function setSelection(ids, { keep = null, writeUrl = true } = {}) {
+    const oldControl = controlView();
+    const byCamera = new Map(page.views.map((v) => [v.camera, v]));
+    const next = [];
+    for (const id of ids) {
+      let v = byCamera.get(id);
+      if (v) byCamera.delete(id);
+      else {
+        v = createView(id);
+        connect(v);
+      }
+      next.push(v);
+    }
+    for (const v of byCamera.values()) if (v !== keep) closeView(v);
+    page.views = next;
+    for (const v of next) $('views').append(v.el);  // in selection order
+    if (controlView() !== oldControl) controlSwitched();
+    if (writeUrl) {
+      const q = new URLSearchParams(location.search);
+      q.delete('camera');
+      for (const id of ids) q.append('camera', id);
+      history.replaceState(null, '', `${location.pathname}?${q}`);
+    }
+    renderPage();
+  }
+
+  function closeView(v) {
+    v.closed = true;
+    clearTimeout(v.retryTimer);
+    v.retryTimer = null;
+    const a = v.attempt;
+    v.attempt = null;
+    if (a) teardown(a);
+    if (v.snapshotUrl) URL.revokeObjectURL(v.snapshotUrl);
+    v.el.remove();
+  }
 
   // ---- Rendering ---------------------------------------------------------
 
-  function setState(state, message) {
-    model.state = state;
-    if (message !== undefined) model.error = message;
-    if (state === 'watching') model.watchingSince = Date.now();
-    else model.watchingSince = null;
-    render();
+  function setState(v, state, message) {
+    const m = v.model;
+    m.state = state;
+    if (message !== undefined) m.error = message;
+    if (state === 'watching') m.watchingSince = Date.now();
+    else m.watchingSince = null;
+    render(v);
   }
 
   function fmt(v, unit = '', digits = 0) {
     return v === null || v === undefined || Number.isNaN(v) ? '–' : `${v.toFixed(digits)}${unit}`;
   }
 
-  function render() {
-    const st = $('state');
-    st.textContent = model.state;
-    st.dataset.state = model.state;
-    $('viewer-id').textContent = model.viewerId ?? '–';
-    $('message').textContent = [...configErrors, model.error].filter(Boolean).join(' — ');
-    const src = model.source;
-    const down = src && (src.error || src.state === 'error');
-    $('source-warning').hidden = !down;
-    $('source-warning').textContent = down ? `camera unavailable: ${src.error || src.state}` : '';
-    $('keyframe').disabled = model.state !== 'watching';
+  const multi = () => !!page.cameras && page.cameras.length > 1;
 
-    const s = model.stats;
-    $('stat-size').textContent = s.width ? `${s.width}×${s.height}` : '–';
-    $('stat-fps').textContent = fmt(s.fps, ' fps', 1);
-    $('stat-bitrate').textContent = s.bitrate === null ? '–' : `${(s.bitrate / 1000).toFixed(0)} kbit/s`;
-    $('stat-frames').textContent = s.framesDecoded ?? '–';
-    $('stamp-counter').textContent = model.stamp.counter ?? '–';
-    $('stamp-delay').textContent = fmt(model.stamp.delayMs, ' ms');
-
-    const i = model.info;
-    const so = i && i.source;
-    $('info-source').textContent = so ? `${so.kind}${so.device ? ' ' + so.device : ''} (${so.state})` : '–';
-    $('info-size').textContent = so ? `${so.width}×${so.height}` : '–';
-    $('info-fps').textContent = so ? so.fps : '–';
-    $('info-viewers').textContent = i ? `${i.viewers}${i.max_viewers ? ' / ' + i.max_viewers : ''}` : '–';
-    $('info-frames').textContent = i && i.encoder ? `${i.encoder.frames} (${i.encoder.keyframes} key)` : '–';
+  // The page-wide parts: picker, message line, layout.
+  function renderPage() {
+    const list = page.cameras || [];
+    const picker = $('camera-picker');
+    $('picker-row').hidden = !multi();
+    document.body.classList.toggle('multi', page.views.length > 1);
+    if (multi()) {
+      const shown = page.views.map((v) => v.camera);
+      const opts = list.map((c) => [c.id, c.description ? `${c.description} (${c.id})` : c.id]);
+      opts.push([ALL, 'all side by side']);
+      const exact = shown.length === 1 ? shown[0] : shown.length === list.length ? ALL : shown.join(',');
+      if (!opts.some(([val]) => val === exact)) opts.push([exact, shown.join(' + ')]);
+      const sig = JSON.stringify([opts, exact]);
+      if (picker.dataset.sig !== sig) {
+        picker.dataset.sig = sig;
+        picker.replaceChildren(...opts.map(([val, text]) => new Option(text, val, false, val === exact)));
+      }
+    }
+    // One view: its errors on the page's message line, as before cameras;
+    // several: each view shows its own.
+    const one = page.views.length === 1 ? page.views[0].model.error : null;
+    $('message').textContent = [...configErrors, one].filter(Boolean).join(' — ');
     renderControl();
+  }
+
+  function render(v) {
+    const m = v.model;
+    const f = v.f;
+    const cam = cameraEntry(v.camera);
+    f.title.hidden = !multi();
+    f.title.textContent = cam ? (cam.description || cam.id) : (v.camera ?? '');
+    f.state.textContent = m.state;
+    f.state.dataset.state = m.state;
+    f['viewer-id'].textContent = m.viewerId ?? '–';
+    f.message.textContent = page.views.length > 1 ? (m.error ?? '') : '';
+    const src = m.source;
+    const down = src && (src.error || src.state === 'error');
+    f['source-warning'].hidden = !down;
+    f['source-warning'].textContent = down ? `camera unavailable: ${src.error || src.state}` : '';
+    f.keyframe.disabled = m.state !== 'watching';
+    f['pin-form'].hidden = !((cam && cam.pin) || v.needPin);
+    // Snapshots need a plugin that has them (it answered `cameras`).
+    f.snapshot.hidden = page.legacy || !page.cameras;
+    f.snapshot.disabled = v.snapshotBusy || !(v.attempt && v.attempt.handle);
+
+    const s = m.stats;
+    f['stat-size'].textContent = s.width ? `${s.width}×${s.height}` : '–';
+    f['stat-fps'].textContent = fmt(s.fps, ' fps', 1);
+    f['stat-bitrate'].textContent = s.bitrate === null ? '–' : `${(s.bitrate / 1000).toFixed(0)} kbit/s`;
+    f['stat-frames'].textContent = s.framesDecoded ?? '–';
+    f['stamp-counter'].textContent = m.stamp.counter ?? '–';
+    f['stamp-delay'].textContent = fmt(m.stamp.delayMs, ' ms');
+
+    const i = m.info;
+    const so = i && i.source;
+    f['info-source'].textContent = so ? `${so.kind}${so.device ? ' ' + so.device : ''} (${so.state})` : '–';
+    f['info-size'].textContent = so ? `${so.width}×${so.height}` : '–';
+    f['info-fps'].textContent = so ? so.fps : '–';
+    f['info-viewers'].textContent = i ? `${i.viewers}${i.max_viewers ? ' / ' + i.max_viewers : ''}` : '–';
+    f['info-frames'].textContent = i && i.encoder ? `${i.encoder.frames} (${i.encoder.keyframes} key)` : '–';
+
+    const snap = m.snapshot;
+    f['snapshot-box'].hidden = !v.snapshotUrl;
+    f['snapshot-error'].hidden = !(snap && snap.error);
+    f['snapshot-error'].textContent = snap && snap.error ? `snapshot: ${snap.error}` : '';
+    if (snap && !snap.error) {
+      const age = snap.at - snap.captured;
+      f['snapshot-info'].textContent = `${snap.width}×${snap.height}, ${(snap.bytes / 1024).toFixed(1)} KiB, ` +
+        `captured ${new Date(snap.captured).toLocaleTimeString()} (${age} ms before it arrived)`;
+    }
+    if (v === controlView() || page.views.length === 1) renderPage();
   }
 
   // ---- Control (api.md: take_control / release_control, the `controller`
@@ -290,7 +479,8 @@
   let driveTimer = null;
 
   function isController() {
-    return model.viewerId !== null && ctl.controller !== null && ctl.controller === model.viewerId;
+    const m = controlView() ? controlModel() : { viewerId: null };
+    return m.viewerId !== null && ctl.controller !== null && ctl.controller === m.viewerId;
   }
 
   function canDrive() {
@@ -383,7 +573,7 @@
   }
 
   function requestControl(take) {
-    const a = attempt;
+    const a = controlAttempt();
     if (!a || !a.handle || ctl.busy) return;
     const message = { request: take ? 'take_control' : 'release_control' };
     if (take && controlPin !== null) message.pin = controlPin;
@@ -409,9 +599,13 @@
 
   function renderControl() {
     const panel = $('control-panel');
-    const watching = model.state === 'watching';
+    const watching = !!controlView() && controlModel().state === 'watching';
     panel.hidden = !watching || ctl.policy === null || ctl.policy === 'none';
     if (panel.hidden) return;
+    // Several cameras shown: control goes through the first one's viewer.
+    const via = $('control-via');
+    via.hidden = page.views.length < 2;
+    via.textContent = via.hidden ? '' : `(as the viewer of ${controlView().camera})`;
     const me = isController();
     const holder = ctl.controller === null ? 'nobody' : me ? 'you' : `viewer ${ctl.controller}`;
     $('control-holder').textContent = ctl.policy === 'open' ? 'open to every viewer' : holder;
@@ -471,9 +665,9 @@
   };
 
   function sendControl(value) {
-    const a = attempt;
+    const a = controlAttempt();
     if (!a || !a.handle || !ctl.channelOpen) return false;
-    a.handle.data({ label: CONTROL_LABEL, text: JSON.stringify(value), error: (e) => showError(`data channel: ${describe(e)}`) });
+    a.handle.data({ label: CONTROL_LABEL, text: JSON.stringify(value), error: (e) => showError(a.view, `data channel: ${describe(e)}`) });
     return true;
   }
 
@@ -567,7 +761,7 @@
   window.addEventListener('gamepadconnected', () => { if (padLoop === null) padLoop = requestAnimationFrame(pollGamepad); });
   window.addEventListener('gamepaddisconnected', () => { if (padLoop === null) pollGamepad(); });
 
-  // ---- Connection lifecycle ----------------------------------------------
+  // ---- Connection lifecycle (per view) ----------------------------------
 
   // janus.js pastes error objects into its messages ("API call failed:
   // [object Object]"); keep only the readable part.
@@ -577,38 +771,56 @@
   }
 
   function isLive(a) {
-    return a !== null && a === attempt;
+    return a !== null && !a.view.closed && a === a.view.attempt;
   }
 
-  function showError(message, code = null) {
-    model.error = message;
-    model.errorCode = code;
-    render();
+  function showError(v, message, code = null) {
+    v.model.error = message;
+    v.model.errorCode = code;
+    render(v);
   }
 
-  function connect() {
-    retryTimer = null;
+  // Fields naming the view's camera, for camera-bound requests.
+  const withCamera = (v, body) => (v.camera === null ? body : { ...body, camera: v.camera });
+
+  function connect(v) {
+    v.retryTimer = null;
+    if (v.closed) return;
     const a = {
+      view: v,
       janus: null,           // the janus.js session in use, once one answered
       server: null,          // its URL
       tried: [],             // candidates that failed, with why
       handle: null,
       started: false,        // plugin said `started`
       webrtcUp: false,       // Janus said the PeerConnection is up
+      channelOpen: false,    // the "control" data channel is open
       pc: null,
       timers: [],
       prevStats: null,
       disconnectedTimer: null,
       infoErrors: 0,
     };
-    attempt = a;
-    model.viewerId = null;
-    render();
+    v.attempt = a;
+    v.model.viewerId = null;
+    render(v);
     if (!servers.length) {
       giveUp(a, 'no Janus server to try: fix ?server= or settings.js');
       return;
     }
     tryServer(a, 0);
+  }
+
+  // Starts view `v` again now, with the shortest back-off.
+  function restart(v) {
+    clearTimeout(v.retryTimer);
+    v.retryTimer = null;
+    const a = v.attempt;
+    v.attempt = null;
+    if (a) teardown(a);
+    v.failures = 0;
+    setState(v, 'connecting', null);
+    connect(v);
   }
 
   // A session of a candidate we no longer want (it answered too late).
@@ -671,26 +883,23 @@
   }
 
   function attach(a) {
+    const v = a.view;
     a.janus.attach({
       plugin: 'janus.plugin.camera',
       opaqueId: `camera-demo-${Janus.randomString(8)}`,
       success: (handle) => {
         if (!isLive(a)) return;
         a.handle = handle;
-        const watch = { request: 'watch' };
-        if (pin !== null) watch.pin = pin;
-        handle.send({ message: watch, error: (e) => fail(a, `watch: ${describe(e)}`) });
-        a.timers.push(setInterval(() => pollInfo(a), INFO_PERIOD_MS));
-        a.timers.push(setInterval(() => pollStats(a), STATS_PERIOD_MS));
-        pollInfo(a);
+        render(v);
+        askCameras(a);
       },
       error: (e) => fail(a, `attach: ${describe(e)}`),
       onmessage: (msg, jsep) => isLive(a) && onMessage(a, msg, jsep),
       onremotetrack: (track, mid, on) => {
         if (!isLive(a) || track.kind !== 'video') return;
         if (on) {
-          video.srcObject = new MediaStream([track]);
-          video.play().catch(() => {});  // muted autoplay; a refusal is not fatal
+          v.video.srcObject = new MediaStream([track]);
+          v.video.play().catch(() => {});  // muted autoplay; a refusal is not fatal
         }
       },
       webrtcState: (up, reason) => {
@@ -703,22 +912,67 @@
         }
       },
       iceState: (s) => isLive(a) && onIceState(a, s),
-      ondataopen: (label) => isLive(a) && control.onDataOpen(label),
-      ondata: (data, label) => isLive(a) && control.onData(data, label),
+      ondataopen: (label) => {
+        if (!isLive(a)) return;
+        if (label === CONTROL_LABEL) a.channelOpen = true;
+        if (isControl(v)) control.onDataOpen(label);
+      },
+      ondata: (data, label) => isLive(a) && isControl(v) && control.onData(data, label),
       oncleanup: () => isLive(a) && fail(a, 'PeerConnection closed'),
       ondetached: () => isLive(a) && fail(a, 'handle detached by Janus'),
     });
   }
 
+  // On every connect: what cameras there are (the first answer decides
+  // what the page shows), then `watch`.  A plugin that does not know the
+  // request (482) has one camera.
+  function askCameras(a) {
+    const v = a.view;
+    if (page.legacy) {
+      watch(a);
+      return;
+    }
+    a.handle.send({
+      message: { request: 'cameras' },
+      success: (r) => {
+        if (!isLive(a)) return;
+        if (r && r.camera === 'cameras' && Array.isArray(r.cameras)) {
+          onCameras(r.cameras, v);
+        } else if (r && r.error_code === 482) {
+          page.legacy = true;
+          if (page.wanted.length) configErrors.push('?camera= ignored: this plugin has one camera');
+          renderPage();
+        } else if (r && r.error_code) {
+          fail(a, `cameras: error ${r.error_code}: ${r.error || ''}`, r.error_code);
+          return;
+        }
+        watch(a);
+      },
+      error: (e) => fail(a, `cameras: ${describe(e)}`),
+    });
+  }
+
+  function watch(a) {
+    const v = a.view;
+    const body = withCamera(v, { request: 'watch' });
+    if (v.pin !== null) body.pin = v.pin;
+    a.handle.send({ message: body, error: (e) => fail(a, `watch: ${describe(e)}`) });
+    a.timers.push(setInterval(() => pollInfo(a), INFO_PERIOD_MS));
+    a.timers.push(setInterval(() => pollStats(a), STATS_PERIOD_MS));
+    pollInfo(a);
+    render(v);
+  }
+
   function onMessage(a, msg, jsep) {
+    const v = a.view;
     if (msg.error_code) {
       onPluginError(a, msg.error_code, msg.error);
       return;
     }
     const r = msg.result || {};
     if (r.status === 'preparing') {
-      model.viewerId = r.id ?? null;
-      render();
+      v.model.viewerId = r.id ?? null;
+      render(v);
     } else if (r.status === 'started') {
       a.started = true;
       maybeWatching(a);
@@ -728,22 +982,25 @@
     } else if (r.event === 'kicked') {
       fail(a, 'kicked by an administrator');
     } else if (r.event === 'source') {
-      model.source = { state: r.state ?? null, error: r.error ?? null };
-      render();
+      v.model.source = { state: r.state ?? null, error: r.error ?? null };
+      render(v);
     } else if (r.event === 'controller') {
-      control.onController(r.controller ?? null);
+      if (isControl(v)) control.onController(r.controller ?? null);
     }
     if (jsep && jsep.type === 'offer') answer(a, jsep);
   }
 
   function onPluginError(a, code, reason) {
+    const v = a.view;
     const text = `error ${code}: ${reason || 'no reason given'}`;
-    if (code === 488) model.source = { state: 'error', error: reason || 'source unavailable' };
+    if (code === 488) v.model.source = { state: 'error', error: reason || 'source unavailable' };
     if (a.started) {
       // Asynchronous errors once streaming do not end the stream.
-      showError(text, code);
+      showError(v, text, code);
     } else if (code === 486) {
-      // Wrong or missing PIN: retrying cannot fix it, the URL must change.
+      // Wrong or missing PIN: retrying cannot fix it; a new PIN (the field,
+      // or the URL) can.
+      v.needPin = true;
       giveUp(a, text, code);
     } else {
       // watch/start refused (viewer limit, source down, ...): retry later.
@@ -787,11 +1044,12 @@
   }
 
   function maybeWatching(a) {
-    if (!a.started || !a.webrtcUp || model.state === 'watching') return;
-    model.error = null;
-    model.errorCode = null;
-    setState('watching');
-    control.onWatching();
+    const v = a.view;
+    if (!a.started || !a.webrtcUp || v.model.state === 'watching') return;
+    v.model.error = null;
+    v.model.errorCode = null;
+    setState(v, 'watching');
+    if (isControl(v)) control.onWatching();
   }
 
   // The `info` poll doubles as a session watchdog: after a Janus restart the
@@ -799,21 +1057,22 @@
   // janus.js ever reporting it, but this request fails.
   function pollInfo(a) {
     if (!isLive(a) || !a.handle) return;
+    const v = a.view;
     const epoch = control.infoEpoch();
     a.handle.send({
-      message: { request: 'info' },
+      message: withCamera(v, { request: 'info' }),
       success: (r) => {
         if (!isLive(a)) return;
         a.infoErrors = 0;
         if (r && r.camera === 'info') {
-          model.info = r;
-          control.onInfo(r, epoch);
+          v.model.info = r;
+          if (isControl(v)) control.onInfo(r, epoch);
           if (r.source) {
             const st = r.source.state;
-            if (st === 'error') model.source = { state: st, error: r.source.error ?? null };
-            else if (model.source && model.source.state === 'error') model.source = { state: st, error: null };
+            if (st === 'error') v.model.source = { state: st, error: r.source.error ?? null };
+            else if (v.model.source && v.model.source.state === 'error') v.model.source = { state: st, error: null };
           }
-          render();
+          render(v);
         }
       },
       error: (e) => {
@@ -856,42 +1115,42 @@
       stats.bitrate = ((rtp.bytesReceived ?? 0) - prev.bytes) * 8 / dt;
     }
     a.prevStats = { t: now, frames: rtp.framesDecoded ?? 0, bytes: rtp.bytesReceived ?? 0 };
-    model.stats = stats;
-    render();
+    a.view.model.stats = stats;
+    render(a.view);
   }
 
-  // Reads the stamp once a second.  requestVideoFrameCallback runs when a
-  // frame is handed to the compositor, so "now - stamp" is the delay up to
-  // the moment it is shown, not up to whenever a timer happened to fire.
-  let stampRequest = null;     // pending requestVideoFrameCallback id
-  function pollStamp() {
-    const a = attempt;
-    if (!a || stampRequest !== null || !video.srcObject || typeof window.readCameraStamp !== 'function') return;
+  // Reads each view's stamp once a second.  requestVideoFrameCallback runs
+  // when a frame is handed to the compositor, so "now - stamp" is the delay
+  // up to the moment it is shown, not up to whenever a timer happened to fire.
+  function pollStamp(v) {
+    const a = v.attempt;
+    const video = v.video;
+    if (!a || v.stampRequest !== null || !video.srcObject || typeof window.readCameraStamp !== 'function') return;
     const read = () => {
-      stampRequest = null;
+      v.stampRequest = null;
       if (!isLive(a)) return;
       const s = window.readCameraStamp(video);
       if (!s) {
-        model.stamp = { counter: null, timeMs: null, delayMs: null, at: null };
+        v.model.stamp = emptyStamp();
       } else {
-        model.stamp = { counter: s.counter, timeMs: s.timeMs, delayMs: window.CameraStamp.delayMs(s.timeMs), at: Date.now() };
+        v.model.stamp = { counter: s.counter, timeMs: s.timeMs, delayMs: window.CameraStamp.delayMs(s.timeMs), at: Date.now() };
       }
-      render();
+      render(v);
     };
     if (typeof video.requestVideoFrameCallback === 'function') {
       // A frozen picture presents no frame, so the stamp (and its `at`)
       // simply stops updating: tests can see a freeze from stamp.at.
-      stampRequest = video.requestVideoFrameCallback(read);
+      v.stampRequest = video.requestVideoFrameCallback(read);
     } else {
       read();
     }
   }
 
-  function cancelStamp() {
-    if (stampRequest !== null && typeof video.cancelVideoFrameCallback === 'function') {
-      video.cancelVideoFrameCallback(stampRequest);
+  function cancelStamp(v) {
+    if (v.stampRequest !== null && typeof v.video.cancelVideoFrameCallback === 'function') {
+      v.video.cancelVideoFrameCallback(v.stampRequest);
     }
-    stampRequest = null;
+    v.stampRequest = null;
   }
 
   // Frees what attempt `a` holds, here and on the server.  While the page
@@ -900,13 +1159,14 @@
   // `destroy` goes on the open socket (and its close alone would do, as
   // Janus drops a transport's sessions when it goes).
   function teardown(a, unloading = false) {
+    const v = a.view;
     for (const t of a.timers) clearInterval(t);
     clearTimeout(a.disconnectedTimer);
-    cancelStamp();
-    video.srcObject = null;   // never show a stale frame as live
-    model.stats = emptyStats();
-    model.stamp = { counter: null, timeMs: null, delayMs: null, at: null };
-    control.onTeardown();
+    cancelStamp(v);
+    v.video.srcObject = null;   // never show a stale frame as live
+    v.model.stats = emptyStats();
+    v.model.stamp = emptyStamp();
+    if (isControl(v)) control.onTeardown();
     if (!a.janus) return;
     try {
       // First the PeerConnection: Janus sees the DTLS close at once, even
@@ -933,69 +1193,162 @@
   // The page goes away (closed, reloaded, navigated, or put into the
   // back/forward cache): leave now rather than at Janus's session timeout.
   function leavePage() {
-    clearTimeout(retryTimer);
-    retryTimer = null;
-    const a = attempt;
-    attempt = null;
-    if (a) teardown(a, true);
+    for (const v of page.views) {
+      clearTimeout(v.retryTimer);
+      v.retryTimer = null;
+      const a = v.attempt;
+      v.attempt = null;
+      if (a) teardown(a, true);
+    }
   }
 
   function fail(a, message, code = null) {
     if (!isLive(a)) return;
-    attempt = null;
-    if (model.watchingSince && Date.now() - model.watchingSince > STABLE_MS) failures = 0;
+    const v = a.view;
+    v.attempt = null;
+    if (v.model.watchingSince && Date.now() - v.model.watchingSince > STABLE_MS) v.failures = 0;
     teardown(a);
-    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** failures);
-    failures++;
-    model.errorCode = code;
-    model.reconnects++;
-    setState('reconnecting', `${message} — retrying in ${(delay / 1000).toFixed(1)} s`);
-    retryTimer = setTimeout(connect, delay);
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** v.failures);
+    v.failures++;
+    v.model.errorCode = code;
+    v.model.reconnects++;
+    setState(v, 'reconnecting', `${message} — retrying in ${(delay / 1000).toFixed(1)} s`);
+    v.retryTimer = setTimeout(() => connect(v), delay);
   }
 
   function giveUp(a, message, code) {
     if (!isLive(a)) return;
-    attempt = null;
+    const v = a.view;
+    v.attempt = null;
     teardown(a);
-    model.errorCode = code;
-    setState('error', message);
+    v.model.errorCode = code;
+    setState(v, 'error', message);
+  }
+
+  // The control view changed (the picker): control starts over with the
+  // new view's viewer.
+  function controlSwitched() {
+    control.onTeardown();
+    const a = controlAttempt();
+    if (a) {
+      ctl.channelOpen = a.channelOpen;
+      pollInfo(a);
+    }
   }
 
   // ---- Buttons -----------------------------------------------------------
 
-  $('keyframe').addEventListener('click', () => {
-    const a = attempt;
+  function keyframe(v) {
+    const a = v.attempt;
     if (!a || !a.handle) return;
     a.handle.send({
-      message: { request: 'keyframe' },
-      success: (r) => { if (r && r.error_code) showError(`keyframe: error ${r.error_code}: ${r.error}`, r.error_code); },
-      error: (e) => showError(`keyframe: ${describe(e)}`),
+      message: withCamera(v, { request: 'keyframe' }),
+      success: (r) => { if (r && r.error_code) showError(v, `keyframe: error ${r.error_code}: ${r.error}`, r.error_code); },
+      error: (e) => showError(v, `keyframe: ${describe(e)}`),
     });
+  }
+
+  // `snapshot` on the view's own handle: the newest picture as a JPEG,
+  // shown below the video with its size and capture time, and offered for
+  // download.  490 (rate limited), 488 (source down) and the rest are shown
+  // under it; the video is not touched.
+  function snapshot(v) {
+    const a = v.attempt;
+    if (!a || !a.handle || v.snapshotBusy) return;
+    const body = withCamera(v, { request: 'snapshot' });
+    if (v.pin !== null) body.pin = v.pin;
+    v.snapshotBusy = true;
+    render(v);
+    const done = (snap) => {
+      v.snapshotBusy = false;
+      v.model.snapshot = snap;
+      render(v);
+    };
+    a.handle.send({
+      message: body,
+      success: (r) => {
+        if (v.closed) return;
+        if (!r || r.error_code || r.camera !== 'snapshot' || typeof r.data !== 'string') {
+          done({ code: r?.error_code ?? 0, error: r?.error_code ? `error ${r.error_code}: ${r.error || ''}` : 'no picture in the answer' });
+          return;
+        }
+        let blob;
+        try {
+          const bin = atob(r.data);
+          const bytes = new Uint8Array(bin.length);
+          for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+          blob = new Blob([bytes], { type: 'image/jpeg' });
+        } catch {
+          done({ code: 0, error: 'the picture is not valid base64' });
+          return;
+        }
+        if (v.snapshotUrl) URL.revokeObjectURL(v.snapshotUrl);
+        v.snapshotUrl = URL.createObjectURL(blob);
+        v.f['snapshot-img'].src = v.snapshotUrl;
+        const link = v.f['snapshot-download'];
+        link.href = v.snapshotUrl;
+        const when = new Date(r.captured).toISOString().replace(/[:.]/g, '-');
+        link.download = `${r.id || v.camera || 'camera'}-${when}.jpg`;
+        done({ width: r.width, height: r.height, bytes: blob.size, captured: r.captured, at: Date.now(), error: null });
+      },
+      error: (e) => { if (!v.closed) done({ code: 0, error: describe(e) }); },
+    });
+  }
+
+  $('camera-picker').addEventListener('change', (e) => {
+    const val = e.target.value;
+    const ids = val === ALL ? (page.cameras || []).map((c) => c.id) : val.split(',');
+    setSelection(ids);
   });
 
   // ---- Test hook ---------------------------------------------------------
 
   const copy = (o) => (o ? { ...o } : o);
+  const clone = (o) => (o ? JSON.parse(JSON.stringify(o)) : o);
+  // What one view believes; `pc` is its live RTCPeerConnection.
+  function viewHook(v) {
+    if (!v) return null;
+    return Object.freeze({
+      get camera() { return v.camera; },
+      get state() { return v.model.state; },
+      get error() { return v.model.error; },
+      get errorCode() { return v.model.errorCode; },
+      get viewerId() { return v.model.viewerId; },
+      get stats() { return copy(v.model.stats); },
+      get stamp() { return copy(v.model.stamp); },
+      get info() { return clone(v.model.info); },
+      get source() { return copy(v.model.source); },
+      get reconnects() { return v.model.reconnects; },
+      get snapshot() { return copy(v.model.snapshot); },
+      get server() { return v.attempt ? v.attempt.server : null; },
+      get tried() { return v.attempt ? [...v.attempt.tried] : []; },
+      get pc() { return v.attempt && v.attempt.handle ? v.attempt.handle.webrtcStuff.pc : null; },
+      get isControl() { return isControl(v); },
+    });
+  }
+  const first = () => viewHook(controlView());
   window.cameraDemo = Object.freeze({
-    get state() { return model.state; },
-    get error() { return model.error; },
-    get errorCode() { return model.errorCode; },
-    get viewerId() { return model.viewerId; },
-    get stats() { return copy(model.stats); },
-    get stamp() { return copy(model.stamp); },
-    get info() { return model.info ? JSON.parse(JSON.stringify(model.info)) : null; },
-    get source() { return copy(model.source); },
-    get reconnects() { return model.reconnects; },
-    get server() { return attempt ? attempt.server : null; },
+    // The first (control) view, as the page had one before cameras.
+    get state() { return first().state; },
+    get error() { return first().error; },
+    get errorCode() { return first().errorCode; },
+    get viewerId() { return first().viewerId; },
+    get stats() { return first().stats; },
+    get stamp() { return first().stamp; },
+    get info() { return first().info; },
+    get source() { return first().source; },
+    get reconnects() { return first().reconnects; },
+    get server() { return first().server; },
+    get tried() { return first().tried; },
+    get pc() { return first().pc; },
     get servers() { return [...servers]; },
-    get tried() { return attempt ? [...attempt.tried] : []; },
     get iceServers() { return JSON.parse(JSON.stringify(iceServers)); },
     get configErrors() { return [...configErrors]; },
     get dataChannel() {
-      const dc = attempt && attempt.handle && attempt.handle.webrtcStuff.dataChannel;
+      const a = controlAttempt();
+      const dc = a && a.handle && a.handle.webrtcStuff.dataChannel;
       return dc && dc[CONTROL_LABEL] ? dc[CONTROL_LABEL].readyState : null;
     },
-    get pc() { return attempt && attempt.handle ? attempt.handle.webrtcStuff.pc : null; },
     get control() { return ctl.policy; },
     get controller() { return ctl.controller; },
     get isController() { return isController(); },
@@ -1004,31 +1357,44 @@
     get lastControlError() { return copy(ctl.lastError); },
     get sentDrive() { return ctl.sentDrive; },
     get controllerText() { return $('control-holder').textContent; },
+    // Cameras: the plugin's list (null: not known, or a plugin without
+    // `cameras`), the shown cameras in order, and each view by camera id.
+    get cameras() { return clone(page.cameras); },
+    get legacy() { return page.legacy; },
+    get shown() { return page.views.map((v) => v.camera); },
+    get pickerShown() { return !$('picker-row').hidden; },
+    view(id) { return viewHook(page.views.find((v) => v.camera === id)); },
   });
 
   // ---- Start -------------------------------------------------------------
 
-  setInterval(pollStamp, STATS_PERIOD_MS);
+  setInterval(() => page.views.forEach(pollStamp), STATS_PERIOD_MS);
   window.addEventListener('pagehide', leavePage);
   // Back from the back/forward cache: watch again.
   window.addEventListener('pageshow', (e) => {
-    if (!e.persisted || attempt !== null || retryTimer !== null || model.state === 'error') return;
-    setState('connecting', null);
-    connect();
+    if (!e.persisted) return;
+    for (const v of page.views) {
+      if (v.attempt !== null || v.retryTimer !== null || v.model.state === 'error') continue;
+      setState(v, 'connecting', null);
+      connect(v);
+    }
   });
-  render();
+  // The first view exists at once (the first ?camera=, or the default
+  // camera); its `cameras` answer brings the others.
+  page.views = [createView(page.wanted.find((id) => id !== ALL) ?? null)];
+  render(page.views[0]);
   if (typeof Janus === 'undefined') {
-    setState('error', 'janus.js did not load');
+    setState(page.views[0], 'error', 'janus.js did not load');
     return;
   }
   Janus.init({
     debug: params.has('debug') ? 'all' : ['warn', 'error'],
     callback: () => {
       if (!Janus.isWebrtcSupported()) {
-        setState('error', 'this browser has no WebRTC');
+        setState(page.views[0], 'error', 'this browser has no WebRTC');
         return;
       }
-      connect();
+      connect(page.views[0]);
     },
   });
 })();

@@ -3,23 +3,43 @@
 // Dependency-free web server for the demo page: serves html/ at /, janus.js
 // and adapter.js from the Debian packages, and reverse-proxies /janus to
 // Janus's HTTP transport, so that a browser needs one origin and one port
-// (no CORS, no second port to open on a robot's firewall).
+// (no CORS, no second port to open on a robot's firewall).  Also serves
+// still pictures for dashboards:
+//
+//   GET /snapshot.jpg?camera=ID[&width=W][&quality=Q][&pin=P]
+//
+// answers image/jpeg, the newest picture of camera ID (default: the first
+// camera), with Last-Modified and X-Capture-Time (unix ms) from the picture's
+// capture time, and X-Image-Width / X-Image-Height.  It is the plugin's
+// `snapshot` request, made through Janus's HTTP API on one Janus session and
+// handle per camera that this server keeps (kept alive, made anew when Janus
+// forgets it, dropped after SNAPSHOT_IDLE_MS unused).  Each client address
+// may ask --snapshot-rate pictures per second (bursts of as many); beyond,
+// 429 with Retry-After.  Errors: 400 bad width/quality, 403 wrong or missing
+// PIN (486), 404 no such camera, 429 rate limited (here, or the plugin's 490),
+// 501 a plugin without snapshots, 502 Janus unreachable, 503 the camera's
+// source is down (488), with a plain-text reason.
 //
 //   node tools/serve.mjs [--listen ADDR] [--port N] [--janus URL] [--root DIR] [--settings FILE]
+//                        [--snapshot-rate N]
 //
 //   --listen ADDR   bind address (default 0.0.0.0)
 //   --port N        port (default 8000; 0 picks a free one)
 //   --janus URL     Janus HTTP transport root (default http://127.0.0.1:8088);
-//                   /janus/... is forwarded to URL/janus/...
+//                   /janus/... is forwarded to URL/janus/..., and snapshots
+//                   are asked at URL/janus
 //   --root DIR      folder to serve (default: html/ beside this tool)
 //   --settings FILE served as /settings.js, the page's optional settings
 //                   (Janus servers, STUN/TURN; see html/settings.example.js);
 //                   default: settings.js in the root, if there is one
+//   --snapshot-rate N  /snapshot.jpg requests per second per client address
+//                   (default 2; bursts of max(1, N); 0 turns /snapshot.jpg off)
 
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SnapshotService } from './snapshot-client.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -29,6 +49,7 @@ function parseArgs(argv) {
     port: 8000,
     janus: 'http://127.0.0.1:8088',
     root: path.resolve(here, '..', 'html'),
+    snapshotRate: 2,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -41,10 +62,12 @@ function parseArgs(argv) {
     else if (a === '--janus') opts.janus = val();
     else if (a === '--root') opts.root = path.resolve(val());
     else if (a === '--settings') opts.settings = path.resolve(val());
+    else if (a === '--snapshot-rate') opts.snapshotRate = Number(val());
     else if (a === '-h' || a === '--help') usage(null);
     else usage(`unknown option ${a}`);
   }
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) usage('bad --port');
+  if (!Number.isFinite(opts.snapshotRate) || opts.snapshotRate < 0 || opts.snapshotRate > 1000) usage('bad --snapshot-rate');
   try {
     opts.janusUrl = new URL(opts.janus);
     if (opts.janusUrl.protocol !== 'http:') throw new Error('only http:');
@@ -57,7 +80,7 @@ function parseArgs(argv) {
 
 function usage(msg) {
   if (msg) console.error(`serve.mjs: ${msg}`);
-  console.error('usage: node tools/serve.mjs [--listen ADDR] [--port N] [--janus http://HOST:PORT] [--root DIR] [--settings FILE]');
+  console.error('usage: node tools/serve.mjs [--listen ADDR] [--port N] [--janus http://HOST:PORT] [--root DIR] [--settings FILE] [--snapshot-rate N]');
   process.exit(msg ? 2 : 0);
 }
 
@@ -221,6 +244,72 @@ function proxy(req, res) {
   req.pipe(up);
 }
 
+// /snapshot.jpg: the plugin's `snapshot`, as a plain JPEG (see the top).
+const snapshots = new SnapshotService({ janusUrl: new URL('/janus', opts.janusUrl).href, log });
+const buckets = new Map();   // client address -> {tokens, at}
+const burst = Math.max(1, opts.snapshotRate);
+
+// Token bucket per client address: ms to wait, 0 when a token was taken.
+function rateWait(addr) {
+  const now = Date.now();
+  let b = buckets.get(addr);
+  if (!b) {
+    b = { tokens: burst, at: now };
+    buckets.set(addr, b);
+  }
+  b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * opts.snapshotRate);
+  b.at = now;
+  if (b.tokens >= 1) {
+    b.tokens -= 1;
+    return 0;
+  }
+  return Math.ceil(((1 - b.tokens) / opts.snapshotRate) * 1000);
+}
+// Full buckets are forgotten: the map stays as small as the active clients.
+setInterval(() => {
+  const now = Date.now();
+  for (const [k, b] of buckets) if (b.tokens + ((now - b.at) / 1000) * opts.snapshotRate >= burst) buckets.delete(k);
+}, 10_000).unref();
+
+async function serveSnapshot(req, res) {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    sendText(res, 405, 'method not allowed\n', { Allow: 'GET, HEAD' });
+    return;
+  }
+  const wait = rateWait(req.socket.remoteAddress || '');
+  if (wait > 0) {
+    sendText(res, 429, `too many snapshots: at most ${opts.snapshotRate} per second\n`, { 'Retry-After': String(Math.ceil(wait / 1000)) });
+    return;
+  }
+  const q = new URL(req.url, 'http://x').searchParams;
+  const r = await snapshots.get({
+    camera: q.get('camera'),
+    width: q.get('width'),
+    quality: q.get('quality'),
+    pin: q.get('pin'),
+  });
+  if (res.destroyed) return;
+  if (r.status !== 200) {
+    sendText(res, r.status, `${r.reason}\n`, r.retryAfter ? { 'Retry-After': String(r.retryAfter) } : {});
+    return;
+  }
+  const headers = {
+    'Content-Type': 'image/jpeg',
+    'Content-Length': r.jpeg.length,
+    'Cache-Control': 'no-store',
+    'X-Camera': r.camera,
+    'X-Content-Type-Options': 'nosniff',
+  };
+  if (Number.isFinite(r.captured)) {
+    headers['Last-Modified'] = new Date(r.captured).toUTCString();
+    headers['X-Capture-Time'] = String(r.captured);
+  }
+  if (Number.isInteger(r.width)) headers['X-Image-Width'] = String(r.width);
+  if (Number.isInteger(r.height)) headers['X-Image-Height'] = String(r.height);
+  res.writeHead(200, headers);
+  res.end(req.method === 'HEAD' ? undefined : r.jpeg);
+}
+
 const server = http.createServer((req, res) => {
   let urlPath;
   try {
@@ -231,6 +320,8 @@ const server = http.createServer((req, res) => {
   }
   if (urlPath === '/janus' || urlPath.startsWith('/janus/')) {
     proxy(req, res);
+  } else if (urlPath === '/snapshot.jpg' && opts.snapshotRate > 0) {
+    serveSnapshot(req, res);
   } else if (urlPath === '/') {
     res.writeHead(302, { Location: '/camera.html' + (new URL(req.url, 'http://x').search), 'Content-Length': 0 });
     res.end();
@@ -264,6 +355,7 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
     server.close();
     server.closeAllConnections?.();
-    process.exit(0);
+    // Frees this server's Janus sessions (bounded: Janus may be gone).
+    snapshots.close().finally(() => process.exit(0));
   });
 }
