@@ -10,7 +10,9 @@
 //   bad ?ice= is reported, not fatal;
 // - a closed tab leaves Janus within 1 s, with either server;
 // - the control pad drives the device program;
-// - a SIGKILLed browser is dropped by the plugin's viewer liveness.
+// - a SIGKILLed browser is dropped by the plugin's viewer liveness;
+// - two cameras side by side (issue 9): each view its own camera, snapshot
+//   button, PIN field, and reconnect.
 // Everything runs in the test namespace (10.10.0.1 / 10.10.0.2).
 
 import { test } from 'node:test';
@@ -70,7 +72,26 @@ const demo = (tab) => tab.evaluate(() => {
     message: document.getElementById('message').textContent,
     pcIceServers: d.pc ? d.pc.getConfiguration().iceServers : null,
     panelShown: !document.getElementById('control-panel').hidden,
+    pickerShown: d.pickerShown, shown: d.shown, cameras: d.cameras,
   } : null;
+});
+
+// What the page believes of each shown camera's view, by camera id.
+const views = (tab) => tab.evaluate(() => {
+  const d = window.cameraDemo;
+  const out = {};
+  for (const id of d.shown) {
+    const v = d.view(id);
+    const el = document.querySelector(`section[data-camera="${id}"]`);
+    const video = el.querySelector('video');
+    out[id] = {
+      state: v.state, error: v.error, viewerId: v.viewerId, reconnects: v.reconnects, snapshot: v.snapshot,
+      videoWidth: video.videoWidth, videoHeight: video.videoHeight,
+      pinShown: !el.querySelector('[data-f="pin-form"]').hidden,
+      snapshotError: el.querySelector('[data-f="snapshot-error"]').textContent,
+    };
+  }
+  return out;
 });
 
 // Waits until the page says it watches, and returns what it says.
@@ -111,6 +132,30 @@ async function msToNoViewers(ctx, t0, timeout, what) {
   return performance.now() - t0;
 }
 
+// Issue 9: two pattern cameras, different sizes and rates; the rear one
+// needs a PIN.
+const ADMIN_KEY = 'secret';
+const REAR_PIN = '1234';
+const TWO_CAMERAS = `general: {
+	admin_key = "${ADMIN_KEY}"
+}
+front: {
+	description = "Front"
+	source = "pattern"
+	width = 640
+	height = 480
+	fps = 30
+}
+rear: {
+	description = "Rear"
+	source = "pattern"
+	width = 320
+	height = 240
+	fps = 15
+	pin = "${REAR_PIN}"
+}
+`;
+
 const iceUrls = (list) => (list || []).map((s) => [s.urls].flat().join(' '));
 
 for (const kind of BROWSERS) {
@@ -126,6 +171,7 @@ for (const kind of BROWSERS) {
       assert.equal(d.server, `http://${SERVER_IP}:8088/janus`, 'the HTTP transport on its default port');
       assert.deepEqual(d.servers, [`${srv.base}/janus`, `http://${SERVER_IP}:8088/janus`, `ws://${SERVER_IP}:8188`]);
       assert.match(d.tried[0] || '', /:8000\/janus/, 'the same-origin /janus was tried first (and refused)');
+      assert.equal(d.pickerShown, false, 'one camera: no camera picker');
       const { st, s2 } = await assertPlays(tab);
       console.log(`# ${kind}: ${st.frameWidth}x${st.frameHeight}, ${st.framesDecoded} frames decoded, stamp counter ${s2.counter}`);
       assert.deepEqual(tab.errors, [], 'no uncaught errors (a missing settings.js costs nothing)');
@@ -293,6 +339,119 @@ for (const kind of BROWSERS) {
     await tab.click('#control-take'); // now "release control"
     await watching(tab, 'control released', { pred: (x) => x.controller === null && !x.isController });
     await dev.waitLine((m) => m?.event === 'controller' && m.controller === null, { from, what: 'controller null at the device' });
+  });
+
+  // Issue 9: two pattern cameras of different sizes and rates, shown side
+  // by side from the picker, each on its own handle.  The rear one needs a
+  // PIN, entered in its own field.
+  test(`${kind}: two cameras side by side (picker, PIN field): each video decodes its own camera's size and stamp, ` +
+    'snapshots of the right size, 490 shown, and one camera\'s reconnect leaves the other alone', { timeout: 180000 }, async (t) => {
+    const ctx = await setupJanus(t, { raw: TWO_CAMERAS });
+    const srv = await startStaticServer(ctx);
+    const browser = await browserFor(ctx, kind);
+    const tab = await browser.open(srv.pageUrl);
+    const d = await watching(tab, 'watching the first camera, picker shown', { pred: (x) => x.pickerShown });
+    assert.deepEqual(d.shown, ['front'], 'no ?camera=: the first camera only');
+    assert.deepEqual(d.cameras.map((c) => [c.id, c.width, c.height, c.pin]), [['front', 640, 480, false], ['rear', 320, 240, true]]);
+    assert.ok(!JSON.stringify(d.cameras).includes(REAR_PIN), 'no secret in `cameras`');
+
+    // "all side by side" in the picker; the rear view stops at its PIN.
+    await tab.evaluate(() => {
+      const sel = document.getElementById('camera-picker');
+      sel.value = '*';
+      sel.dispatchEvent(new Event('change'));
+    });
+    let vs = await waitFor(async () => { const x = await views(tab); return x.rear?.state === 'error' ? x : null; },
+      { timeout: 15000, what: 'the rear view refused without a PIN' });
+    assert.match(vs.rear.error, /486/);
+    assert.ok(vs.rear.pinShown, 'a PIN field for the camera that needs one');
+    assert.ok(!vs.front.pinShown, 'no PIN field for the camera that needs none');
+    assert.equal(vs.front.state, 'watching', 'the front view is not touched by the rear one\'s refusal');
+    await tab.evaluate((pin) => {
+      const form = document.querySelector('section[data-camera="rear"] [data-f="pin-form"]');
+      form.querySelector('input').value = pin;
+      form.requestSubmit();
+    }, REAR_PIN);
+    vs = await waitFor(async () => { const x = await views(tab); return x.rear?.state === 'watching' && x.front.state === 'watching' ? x : null; },
+      { timeout: 25000, what: () => `both views watching (page errors: ${tab.errors.join('; ') || 'none'})` });
+    assert.match(await tab.evaluate(() => location.search), /camera=front&camera=rear/, 'the selection is in the URL');
+
+    // Each video its own camera's size (getStats and the <video>), and the
+    // stamps read from each picture: two counters at two rates.
+    const cams = { front: { w: 640, h: 480, fps: 30 }, rear: { w: 320, h: 240, fps: 15 } };
+    const readAt = async (id) => waitFor(async () => {
+      const s = await readStamp(tab, `video[data-camera="${id}"]`);
+      return s.error ? null : s;
+    }, { timeout: 5000, what: `${kind}: a readable stamp in the ${id} <video>` });
+    const first = {};
+    for (const [id, c] of Object.entries(cams)) {
+      await waitDecoded(tab, { camera: id, frames: 5, timeout: 20000 });
+      const st = await inboundVideo(tab, id);
+      assert.equal(`${st.frameWidth}x${st.frameHeight}`, `${c.w}x${c.h}`, `${id}: getStats frame size`);
+      first[id] = await readAt(id);
+      assert.equal(`${first[id].width}x${first[id].height}`, `${c.w}x${c.h}`, `${id}: <video> size`);
+    }
+    vs = await views(tab);
+    assert.equal(`${vs.rear.videoWidth}x${vs.rear.videoHeight}`, '320x240');
+    await sleep(2000);
+    const rates = {};
+    for (const id of Object.keys(cams)) {
+      const s = await readAt(id);
+      rates[id] = ((s.counter - first[id].counter) * 1000) / (s.now - first[id].now);
+    }
+    console.log(`# ${kind}: stamps front ${first.front.counter} at ${rates.front.toFixed(1)}/s, rear ${first.rear.counter} at ${rates.rear.toFixed(1)}/s`);
+    assert.ok(rates.front > 20 && rates.front < 40, `front stamp rate ${rates.front.toFixed(1)}/s (30 fps)`);
+    assert.ok(rates.rear > 9 && rates.rear < 21, `rear stamp rate ${rates.rear.toFixed(1)}/s (15 fps)`);
+    assert.notEqual(first.front.counter, first.rear.counter, 'two counters, not one picture twice');
+
+    // Snapshot buttons: a JPEG of each camera's size, shown in the page.
+    for (const [id, c] of Object.entries(cams)) {
+      const before = Date.now();
+      await tab.click(`section[data-camera="${id}"] [data-f="snapshot"]`);
+      const shot = await waitFor(async () => tab.evaluate((cam) => {
+        const el = document.querySelector(`section[data-camera="${cam}"]`);
+        const img = el.querySelector('[data-f="snapshot-img"]');
+        const snap = window.cameraDemo.view(cam).snapshot;
+        return snap && !snap.error && img.complete && img.naturalWidth ? {
+          snap, w: img.naturalWidth, h: img.naturalHeight, shown: !el.querySelector('[data-f="snapshot-box"]').hidden,
+          info: el.querySelector('[data-f="snapshot-info"]').textContent,
+          download: el.querySelector('[data-f="snapshot-download"]').download,
+        } : null;
+      }, id), { timeout: 10000, what: `${id}: the snapshot shown` });
+      console.log(`# ${kind}: ${id} snapshot: "${shot.info}", ${shot.download}`);
+      assert.equal(`${shot.w}x${shot.h}`, `${c.w}x${c.h}`, `${id}: the snapshot's decoded size`);
+      assert.equal(`${shot.snap.width}x${shot.snap.height}`, `${c.w}x${c.h}`);
+      assert.ok(shot.shown);
+      assert.match(shot.download, new RegExp(`^${id}-.*\\.jpg$`));
+      assert.ok(shot.snap.captured > before - 3000 && shot.snap.captured <= Date.now() + 50, `${id}: captured ${before - shot.snap.captured} ms before the click`);
+    }
+    // Faster than snapshot_rate (2/s per handle): the 490 shows in the page.
+    const err = await waitFor(async () => {
+      await tab.click('section[data-camera="front"] [data-f="snapshot"]');
+      await sleep(20);
+      return (await views(tab)).front.snapshotError.match(/490/);
+    }, { timeout: 10000, interval: 0, what: 'a 490 shown for the front camera' });
+    assert.ok(err);
+
+    // The rear viewer kicked: that view reconnects (a new viewer id), the
+    // front one keeps its viewer, its PeerConnection and its frames.
+    vs = await views(tab);
+    const frontBefore = await inboundVideo(tab, 'front');
+    const r = await ctx.adminHandle.message({ request: 'kick', admin_key: ADMIN_KEY, camera: 'rear', id: vs.rear.viewerId });
+    assert.equal(r.data?.camera, 'ok', `kick: ${JSON.stringify(r.data)}`);
+    const frontStates = new Set();
+    const after = await waitFor(async () => {
+      const x = await views(tab);
+      frontStates.add(x.front.state);
+      return x.rear.state === 'watching' && x.rear.reconnects > vs.rear.reconnects && x.rear.viewerId !== vs.rear.viewerId ? x : null;
+    }, { timeout: 20000, interval: 100, what: 'the rear view back with a new viewer' });
+    await waitDecoded(tab, { camera: 'rear', frames: 5, timeout: 20000 });
+    console.log(`# ${kind}: rear viewer ${vs.rear.viewerId} kicked -> back as ${after.rear.viewerId}; front viewer ${after.front.viewerId} states seen ${[...frontStates]}`);
+    assert.deepEqual([...frontStates], ['watching'], 'the front view never left watching');
+    assert.equal(after.front.viewerId, vs.front.viewerId, 'the front view is the same viewer');
+    assert.equal(after.front.reconnects, vs.front.reconnects, 'the front view did not reconnect');
+    await waitDecoded(tab, { camera: 'front', frames: 15, from: frontBefore.framesDecoded, timeout: 5000 });
+    assert.deepEqual(tab.errors, [], 'no uncaught errors');
   });
 
   // A killed browser sends nothing at all (no unload, no DTLS close): only

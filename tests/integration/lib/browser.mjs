@@ -195,11 +195,12 @@ export async function openBrowser(kind) {
   };
 }
 
-// inbound-rtp video figures of the page's PeerConnection (window.cameraDemo.pc),
-// or null while there is none.
-export async function inboundVideo(page) {
-  return page.evaluate(async () => {
-    const pc = window.cameraDemo && window.cameraDemo.pc;
+// inbound-rtp video figures of the page's PeerConnection (window.cameraDemo.pc,
+// or with `camera` that camera's view's), or null while there is none.
+export async function inboundVideo(page, camera = null) {
+  return page.evaluate(async (cam) => {
+    const d = window.cameraDemo;
+    const pc = d && (cam === null ? d.pc : d.view(cam)?.pc);
     if (!pc) return null;
     const stats = await pc.getStats();
     for (const s of stats.values()) {
@@ -219,10 +220,11 @@ export async function inboundVideo(page) {
       }
     }
     return { framesDecoded: 0, frameWidth: 0, frameHeight: 0, pcState: pc.connectionState };
-  });
+  }, camera);
 }
 
-// Reads the contract's stamp (api.md) from the page's first <video>:
+// Reads the contract's stamp (api.md) from the page's first <video> (or
+// the one `selector` names, e.g. video[data-camera="rear"]):
 // draws the current picture to a canvas and decodes the two block rows.
 // Returns {counter, timeMs, width, height, now} or {error}.
 export async function readStamp(page, selector = 'video') {
@@ -274,12 +276,12 @@ export async function readStamp(page, selector = 'video') {
   }, selector);
 }
 
-// Waits until the page's getStats says at least `frames` more frames were
-// decoded than `from`; returns the stats.
-export async function waitDecoded(page, { frames = 1, from = 0, timeout = 15000 } = {}) {
+// Waits until the page's getStats (of `camera`'s view, when given) says at
+// least `frames` more frames were decoded than `from`; returns the stats.
+export async function waitDecoded(page, { frames = 1, from = 0, timeout = 15000, camera = null } = {}) {
   let last = null;
   return waitFor(async () => {
-    last = await inboundVideo(page);
+    last = await inboundVideo(page, camera);
     return last && last.framesDecoded >= from + frames ? last : null;
   }, { timeout, interval: 50, what: () => `${frames} decoded frames (last stats: ${JSON.stringify(last)})` });
 }
