@@ -15,16 +15,18 @@
 void cam_config_defaults(cam_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->source = CAM_SOURCE_KIND_PATTERN;
-	cfg->device = strdup("/dev/video0");
-	cfg->width = 640;
-	cfg->height = 480;
-	cfg->fps = 30;
-	cfg->bitrate = 1000000;
-	cfg->keyframe_interval = 10;
-	cfg->keyframe_min_gap_ms = 250;
-	cfg->max_viewers = 0;
-	cfg->on_demand = true;
+	cam_camera_config *cam = &cfg->camera;
+	cam->source = CAM_SOURCE_KIND_PATTERN;
+	cam->device = strdup("/dev/video0");
+	cam->width = 640;
+	cam->height = 480;
+	cam->fps = 30;
+	cam->bitrate = 1000000;
+	cam->keyframe_interval = 10;
+	cam->keyframe_min_gap_ms = 250;
+	cam->max_viewers = 0;
+	cam->on_demand = true;
+	cam->record_dir = strdup(CAM_DEFAULT_RECORD_DIR);
 	cfg->control = CAM_CONTROL_SINGLE;
 	cfg->deadman_ms = 1000;
 	cfg->events = true;
@@ -33,12 +35,24 @@ void cam_config_defaults(cam_config *cfg)
 	cfg->telemetry_rate = 50;
 	cfg->liveness_ms = 5000;
 	cfg->prepare_timeout_ms = 10000;
+	cfg->snapshot_rate = 2;
+}
+
+void cam_camera_config_clear(cam_camera_config *cam)
+{
+	free(cam->description);
+	free(cam->device);
+	free(cam->pin);
+	free(cam->record_dir);
+	memset(cam, 0, sizeof(*cam));
 }
 
 void cam_config_clear(cam_config *cfg)
 {
-	free(cfg->device);
-	free(cfg->pin);
+	cam_camera_config_clear(&cfg->camera);
+	for(int i = 0; i < cfg->n_cameras; i++)
+		cam_camera_config_clear(&cfg->cameras[i]);
+	free(cfg->cameras);
 	free(cfg->admin_key);
 	free(cfg->control_socket);
 	free(cfg->control_pin);
@@ -106,39 +120,54 @@ static int parse_string(const char *key, const char *value, size_t max, char **o
 	return 0;
 }
 
-int cam_config_set(cam_config *cfg, const char *key, const char *value, char *err, size_t errlen)
+/* A camera key; -ENOENT when key is not one. */
+static int camera_set(cam_camera_config *cam, const char *key, const char *value, char *err, size_t errlen)
 {
-	if(!key || !value)
-		return cam_fail(-EINVAL, err, errlen, "missing key or value");
 	if(!strcmp(key, "source")) {
 		if(!strcmp(value, "pattern"))
-			cfg->source = CAM_SOURCE_KIND_PATTERN;
+			cam->source = CAM_SOURCE_KIND_PATTERN;
 		else if(!strcmp(value, "v4l2"))
-			cfg->source = CAM_SOURCE_KIND_V4L2;
+			cam->source = CAM_SOURCE_KIND_V4L2;
 		else
 			return cam_fail(-EINVAL, err, errlen, "source: \"%s\" is neither \"pattern\" nor \"v4l2\"", value);
 		return 0;
 	}
+	if(!strcmp(key, "description"))
+		return parse_string(key, value, 255, &cam->description, err, errlen);
 	if(!strcmp(key, "device"))
-		return parse_string(key, value, 4095, &cfg->device, err, errlen);
+		return parse_string(key, value, 4095, &cam->device, err, errlen);
 	if(!strcmp(key, "width"))
-		return parse_int(key, value, CAM_MIN_WIDTH, CAM_MAX_WIDTH, &cfg->width, err, errlen);
+		return parse_int(key, value, CAM_MIN_WIDTH, CAM_MAX_WIDTH, &cam->width, err, errlen);
 	if(!strcmp(key, "height"))
-		return parse_int(key, value, CAM_MIN_HEIGHT, CAM_MAX_HEIGHT, &cfg->height, err, errlen);
+		return parse_int(key, value, CAM_MIN_HEIGHT, CAM_MAX_HEIGHT, &cam->height, err, errlen);
 	if(!strcmp(key, "fps"))
-		return parse_int(key, value, CAM_MIN_FPS, CAM_MAX_FPS, &cfg->fps, err, errlen);
+		return parse_int(key, value, CAM_MIN_FPS, CAM_MAX_FPS, &cam->fps, err, errlen);
 	if(!strcmp(key, "bitrate"))
-		return parse_int(key, value, CAM_MIN_BITRATE, CAM_MAX_BITRATE, &cfg->bitrate, err, errlen);
+		return parse_int(key, value, CAM_MIN_BITRATE, CAM_MAX_BITRATE, &cam->bitrate, err, errlen);
 	if(!strcmp(key, "keyframe_interval"))
-		return parse_int(key, value, 0, CAM_MAX_KEYFRAME_INTERVAL, &cfg->keyframe_interval, err, errlen);
+		return parse_int(key, value, 0, CAM_MAX_KEYFRAME_INTERVAL, &cam->keyframe_interval, err, errlen);
 	if(!strcmp(key, "keyframe_min_gap_ms"))
-		return parse_int(key, value, 0, 60000, &cfg->keyframe_min_gap_ms, err, errlen);
+		return parse_int(key, value, 0, 60000, &cam->keyframe_min_gap_ms, err, errlen);
 	if(!strcmp(key, "max_viewers"))
-		return parse_int(key, value, 0, 100000, &cfg->max_viewers, err, errlen);
+		return parse_int(key, value, 0, 100000, &cam->max_viewers, err, errlen);
 	if(!strcmp(key, "on_demand"))
-		return parse_bool(key, value, &cfg->on_demand, err, errlen);
+		return parse_bool(key, value, &cam->on_demand, err, errlen);
 	if(!strcmp(key, "pin"))
-		return parse_string(key, value, 255, &cfg->pin, err, errlen);
+		return parse_string(key, value, 255, &cam->pin, err, errlen);
+	if(!strcmp(key, "speed"))
+		return parse_int(key, value, -16, 16, &cam->speed, err, errlen);
+	if(!strcmp(key, "encoder_threads"))
+		return parse_int(key, value, 0, 16, &cam->encoder_threads, err, errlen);
+	if(!strcmp(key, "record"))
+		return parse_bool(key, value, &cam->record, err, errlen);
+	if(!strcmp(key, "record_dir"))
+		return parse_string(key, value, 4000, &cam->record_dir, err, errlen);
+	return -ENOENT;
+}
+
+/* A plugin-wide key; -ENOENT when key is not one. */
+static int plugin_set(cam_config *cfg, const char *key, const char *value, char *err, size_t errlen)
+{
 	if(!strcmp(key, "admin_key"))
 		return parse_string(key, value, 255, &cfg->admin_key, err, errlen);
 	if(!strcmp(key, "control")) {
@@ -166,21 +195,130 @@ int cam_config_set(cam_config *cfg, const char *key, const char *value, char *er
 		return parse_timeout(key, value, 100, 86400000, &cfg->control_timeout_ms, err, errlen);
 	if(!strcmp(key, "telemetry_rate"))
 		return parse_int(key, value, 1, 10000, &cfg->telemetry_rate, err, errlen);
-	if(!strcmp(key, "speed"))
-		return parse_int(key, value, -16, 16, &cfg->speed, err, errlen);
-	if(!strcmp(key, "encoder_threads"))
-		return parse_int(key, value, 0, 16, &cfg->encoder_threads, err, errlen);
 	if(!strcmp(key, "liveness_ms"))
 		return parse_timeout(key, value, CAM_MIN_TIMEOUT_MS, CAM_MAX_TIMEOUT_MS, &cfg->liveness_ms, err, errlen);
 	if(!strcmp(key, "prepare_timeout_ms"))
 		return parse_timeout(key, value, CAM_MIN_TIMEOUT_MS, CAM_MAX_TIMEOUT_MS, &cfg->prepare_timeout_ms,
 			err, errlen);
+	if(!strcmp(key, "snapshot_rate"))
+		return parse_int(key, value, 1, 100, &cfg->snapshot_rate, err, errlen);
+	return -ENOENT;
+}
+
+int cam_config_set(cam_config *cfg, const char *key, const char *value, char *err, size_t errlen)
+{
+	if(!key || !value)
+		return cam_fail(-EINVAL, err, errlen, "missing key or value");
+	int rc = camera_set(&cfg->camera, key, value, err, errlen);
+	if(rc == -ENOENT)
+		rc = plugin_set(cfg, key, value, err, errlen);
+	if(rc == -ENOENT && err && errlen)
+		snprintf(err, errlen, "unknown key \"%s\"", key);
+	return rc;
+}
+
+int cam_camera_config_set(cam_camera_config *cam, const char *key, const char *value, char *err, size_t errlen)
+{
+	if(!key || !value)
+		return cam_fail(-EINVAL, err, errlen, "missing key or value");
+	int rc = camera_set(cam, key, value, err, errlen);
+	if(rc != -ENOENT)
+		return rc;
+	cam_config probe;
+	cam_config_defaults(&probe);
+	rc = plugin_set(&probe, key, value, NULL, 0);
+	cam_config_clear(&probe);
+	if(rc != -ENOENT)
+		return cam_fail(-EINVAL, err, errlen, "%s belongs in general: (it is the same for every camera)", key);
 	if(err && errlen)
 		snprintf(err, errlen, "unknown key \"%s\"", key);
 	return -ENOENT;
 }
 
-int cam_config_check(const cam_config *cfg, char *err, size_t errlen)
+bool cam_camera_id_valid(const char *id)
+{
+	size_t len = id ? strlen(id) : 0;
+	if(len == 0 || len > CAM_MAX_CAMERA_ID)
+		return false;
+	for(size_t i = 0; i < len; i++) {
+		char c = id[i];
+		if(!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+void cam_camera_config_copy(cam_camera_config *dst, const cam_camera_config *src)
+{
+	*dst = *src;
+	dst->description = dup_or_null(src->description);
+	dst->device = dup_or_null(src->device);
+	dst->pin = dup_or_null(src->pin);
+	dst->record_dir = dup_or_null(src->record_dir);
+}
+
+cam_camera_config *cam_config_add_camera(cam_config *cfg, const char *id, char *err, size_t errlen)
+{
+	if(!cam_camera_id_valid(id)) {
+		cam_fail(-EINVAL, err, errlen, "camera \"%s\": an id is 1 to %d letters, digits, '-' or '_'",
+			id ? id : "", CAM_MAX_CAMERA_ID);
+		return NULL;
+	}
+	if(cam_config_camera_index(cfg, id) >= 0) {
+		cam_fail(-EINVAL, err, errlen, "camera \"%s\" is defined twice", id);
+		return NULL;
+	}
+	if(cfg->n_cameras >= CAM_MAX_CAMERAS) {
+		cam_fail(-EINVAL, err, errlen, "camera \"%s\": at most %d cameras", id, CAM_MAX_CAMERAS);
+		return NULL;
+	}
+	cam_camera_config *grown = realloc(cfg->cameras, (size_t)(cfg->n_cameras + 1) * sizeof(*grown));
+	if(!grown) {
+		cam_fail(-ENOMEM, err, errlen, "out of memory");
+		return NULL;
+	}
+	cfg->cameras = grown;
+	cam_camera_config *cam = &cfg->cameras[cfg->n_cameras++];
+	cam_camera_config_copy(cam, &cfg->camera);
+	snprintf(cam->id, sizeof(cam->id), "%s", id);
+	return cam;
+}
+
+int cam_config_finish(cam_config *cfg, char *err, size_t errlen)
+{
+	if(cfg->n_cameras == 0 && !cam_config_add_camera(cfg, CAM_DEFAULT_CAMERA_ID, err, errlen))
+		return -EINVAL;
+	for(int i = 0; i < cfg->n_cameras; i++) {
+		char why[200] = "";
+		if(cam_camera_config_check(&cfg->cameras[i], why, sizeof(why)) < 0)
+			return cam_fail(-EINVAL, err, errlen, "camera \"%s\": %s", cfg->cameras[i].id, why);
+	}
+	return 0;
+}
+
+int cam_config_camera_index(const cam_config *cfg, const char *id)
+{
+	if(!id)
+		return cfg->n_cameras > 0 ? 0 : -1;
+	for(int i = 0; i < cfg->n_cameras; i++) {
+		if(!strcmp(cfg->cameras[i].id, id))
+			return i;
+	}
+	return -1;
+}
+
+const cam_camera_config *cam_config_camera(const cam_config *cfg, const char *id)
+{
+	int i = cam_config_camera_index(cfg, id);
+	return i >= 0 ? &cfg->cameras[i] : NULL;
+}
+
+int cam_camera_config_check(const cam_camera_config *cfg, char *err, size_t errlen)
 {
 	if(cfg->width % 2 || cfg->height % 2)
 		return cam_fail(-EINVAL, err, errlen, "width and height must be even (got %dx%d)", cfg->width, cfg->height);

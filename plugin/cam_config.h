@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The plugin's configuration (`general:` of janus.plugin.camera.jcfg) as a
- * typed struct with the contract's defaults, and its validation.
+ * The plugin's configuration (janus.plugin.camera.jcfg: `general:` and one
+ * category per camera) as a typed struct with the contract's defaults, and
+ * its validation.
  *
  * Janus-free: plugin.c walks the jcfg items and feeds each one to
  * cam_config_set() as a string, exactly as Janus's config parser gives them.
@@ -12,6 +13,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+/* Camera ids: letters, digits, '-' and '_'. */
+#define CAM_MAX_CAMERA_ID 32
+#define CAM_MAX_CAMERAS 16
+#define CAM_DEFAULT_CAMERA_ID "default"
+#define CAM_DEFAULT_RECORD_DIR "/var/lib/janus/camera-recordings"
 
 typedef enum cam_source_kind {
 	CAM_SOURCE_KIND_PATTERN,
@@ -24,7 +31,11 @@ typedef enum cam_control_policy {
 	CAM_CONTROL_OPEN,
 } cam_control_policy;
 
-typedef struct cam_config {
+/* One camera's settings.  In `general:` they are the defaults of every
+ * camera; each other category of the file is a camera, named by its id. */
+typedef struct cam_camera_config {
+	char id[CAM_MAX_CAMERA_ID + 1];
+	char *description;         /* NULL = unset */
 	cam_source_kind source;
 	char *device;
 	int width, height, fps;
@@ -34,6 +45,14 @@ typedef struct cam_config {
 	int max_viewers;
 	bool on_demand;
 	char *pin;                 /* NULL = unset */
+	int speed;                 /* libvpx cpu-used; 0 = automatic */
+	int encoder_threads;       /* 0 = automatic */
+	bool record;               /* record from the start */
+	char *record_dir;          /* where recordings go */
+} cam_camera_config;
+
+typedef struct cam_config {
+	cam_camera_config camera;  /* general's camera keys: every camera's defaults */
 	char *admin_key;           /* NULL = admin requests refused */
 	cam_control_policy control;
 	char *control_socket;      /* NULL = unset */
@@ -44,10 +63,13 @@ typedef struct cam_config {
 	int control_rate;          /* control messages per second per viewer */
 	int control_timeout_ms;    /* controller silence before it loses control; 0 = never */
 	int telemetry_rate;        /* telemetry lines per second per viewer */
-	int speed;                 /* libvpx cpu-used; 0 = automatic */
-	int encoder_threads;       /* 0 = automatic */
 	int liveness_ms;           /* a started viewer silent this long is dropped; 0 = never */
 	int prepare_timeout_ms;    /* an unanswered offer is dropped after this; 0 = never */
+	int snapshot_rate;         /* snapshots per second per handle */
+	/* The cameras, in the file's order (cam_config_finish() makes the one
+	 * camera "default" from general when the file defines none). */
+	cam_camera_config *cameras;
+	int n_cameras;
 } cam_config;
 
 /* Limits shared with the request validation (`configure`). */
@@ -67,12 +89,37 @@ typedef struct cam_config {
 void cam_config_defaults(cam_config *cfg);
 void cam_config_clear(cam_config *cfg);
 
-/* Sets one key from its text.  0; -ENOENT for an unknown key; -EINVAL for a
- * bad value.  err gets a readable reason on failure. */
+/* Sets one key of `general:` from its text (a camera key sets the default
+ * of every camera added after).  0; -ENOENT for an unknown key; -EINVAL
+ * for a bad value.  err gets a readable reason on failure. */
 int cam_config_set(cam_config *cfg, const char *key, const char *value, char *err, size_t errlen);
 
-/* Checks the combination (e.g. width/height vs. the stamp).  0 or -EINVAL. */
-int cam_config_check(const cam_config *cfg, char *err, size_t errlen);
+/* Adds a camera with the given id, starting from general's camera keys.
+ * NULL with a reason for a bad or duplicated id, or too many cameras. */
+cam_camera_config *cam_config_add_camera(cam_config *cfg, const char *id, char *err, size_t errlen);
+
+/* Sets one key of a camera's section: as cam_config_set(), and -EINVAL for
+ * a key that belongs in `general:` only. */
+int cam_camera_config_set(cam_camera_config *cam, const char *key, const char *value, char *err, size_t errlen);
+
+/* After the whole file: makes the "default" camera when none was defined,
+ * then checks every camera (the reason names the camera).  0 or -EINVAL. */
+int cam_config_finish(cam_config *cfg, char *err, size_t errlen);
+
+/* Checks one camera's combination (e.g. width/height vs. the stamp). */
+int cam_camera_config_check(const cam_camera_config *cam, char *err, size_t errlen);
+
+/* The camera with this id, or the first camera for NULL; NULL when none. */
+const cam_camera_config *cam_config_camera(const cam_config *cfg, const char *id);
+/* Its index in cfg->cameras, or -1. */
+int cam_config_camera_index(const cam_config *cfg, const char *id);
+
+/* A deep copy (strings duplicated), and freeing one. */
+void cam_camera_config_copy(cam_camera_config *dst, const cam_camera_config *src);
+void cam_camera_config_clear(cam_camera_config *cam);
+
+/* Whether a text is a valid camera id. */
+bool cam_camera_id_valid(const char *id);
 
 const char *cam_control_policy_name(cam_control_policy policy);
 

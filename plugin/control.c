@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "control.h"
 
+#include "bucket.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -30,18 +32,13 @@ typedef struct client {
 	bool discarding;           /* skipping the rest of an overlong line */
 } client;
 
-typedef struct bucket {
-	double tokens;
-	int64_t last_us;
-} bucket;
-
 /* What the module remembers of one viewer.  A record whose buckets are full
  * and whose viewer is not driving says nothing, so such records may be
  * forgotten at any time (sweep_viewers). */
 typedef struct viewer_state {
 	uint64_t viewer;
-	bucket messages;           /* control messages from it (rate_per_s) */
-	bucket telemetry;          /* telemetry lines to it (telemetry_rate) */
+	cam_bucket messages;           /* control messages from it (rate_per_s) */
+	cam_bucket telemetry;          /* telemetry lines to it (telemetry_rate) */
 	int64_t last_message_ms;   /* its last delivered control message; 0 = none */
 } viewer_state;
 
@@ -658,25 +655,6 @@ int cam_control_release(cam_control *c, uint64_t viewer, char *err, size_t errle
 	return held ? 0 : cam_fail(CAM_ERROR_NOT_CONTROLLER, err, errlen, "not the controller");
 }
 
-/* Token bucket: refills at rate per second up to burst, then takes one
- * token; false when there was none. */
-static bool bucket_take(bucket *b, int rate, int burst, int64_t now)
-{
-	b->tokens += (double)(now - b->last_us) * rate / 1e6;
-	if(b->tokens > burst)
-		b->tokens = burst;
-	b->last_us = now;
-	if(b->tokens < 1.0)
-		return false;
-	b->tokens -= 1.0;
-	return true;
-}
-
-static bool bucket_full(const bucket *b, int rate, int burst, int64_t now)
-{
-	return b->tokens + (double)(now - b->last_us) * rate / 1e6 >= burst;
-}
-
 /* Whether a viewer sent a control message less than deadman_ms ago; lock held. */
 static bool driving(cam_control *c, const viewer_state *v, int64_t now)
 {
@@ -688,8 +666,8 @@ static void sweep_viewers(cam_control *c, int64_t now)
 {
 	for(int i = 0; i < c->nviewers; i++) {
 		viewer_state *v = &c->viewers[i];
-		if(bucket_full(&v->messages, c->s.rate_per_s, c->s.burst, now) &&
-			bucket_full(&v->telemetry, c->s.telemetry_rate, c->s.telemetry_burst, now) && !driving(c, v, now))
+		if(cam_bucket_full(&v->messages, c->s.rate_per_s, c->s.burst, now) &&
+			cam_bucket_full(&v->telemetry, c->s.telemetry_rate, c->s.telemetry_burst, now) && !driving(c, v, now))
 			c->viewers[i--] = c->viewers[--c->nviewers];
 	}
 }
@@ -721,11 +699,9 @@ static viewer_state *viewer_get(cam_control *c, uint64_t viewer, int64_t now)
 		c->viewers_cap = cap;
 	}
 	viewer_state *v = &c->viewers[c->nviewers++];
-	*v = (viewer_state){
-		.viewer = viewer,
-		.messages = {.tokens = c->s.burst, .last_us = now},
-		.telemetry = {.tokens = c->s.telemetry_burst, .last_us = now},
-	};
+	*v = (viewer_state){.viewer = viewer};
+	cam_bucket_init(&v->messages, c->s.burst, now);
+	cam_bucket_init(&v->telemetry, c->s.telemetry_burst, now);
 	return v;
 }
 
@@ -758,7 +734,7 @@ bool cam_control_telemetry_admit(cam_control *c, uint64_t viewer)
 	int64_t now = now_us();
 	pthread_mutex_lock(&c->lock);
 	viewer_state *v = viewer_get(c, viewer, now);
-	bool ok = v && bucket_take(&v->telemetry, c->s.telemetry_rate, c->s.telemetry_burst, now);
+	bool ok = v && cam_bucket_take(&v->telemetry, c->s.telemetry_rate, c->s.telemetry_burst, now);
 	if(!ok)
 		c->stats.telemetry_dropped++;
 	pthread_mutex_unlock(&c->lock);
@@ -786,7 +762,7 @@ int cam_control_send(cam_control *c, uint64_t viewer, json_t *data, char *err, s
 	else if(c->s.policy == CAM_CONTROL_SINGLE && c->controller != viewer)
 		code = cam_fail(CAM_ERROR_NOT_CONTROLLER, err, errlen, c->controller ?
 			"another viewer holds control" : "take control first");
-	else if(!(v = viewer_get(c, viewer, now)) || !bucket_take(&v->messages, c->s.rate_per_s, c->s.burst, now))
+	else if(!(v = viewer_get(c, viewer, now)) || !cam_bucket_take(&v->messages, c->s.rate_per_s, c->s.burst, now))
 		code = cam_fail(CAM_ERROR_RATE_LIMITED, err, errlen, "more than %d control messages per second",
 			c->s.rate_per_s);
 	if(code) {

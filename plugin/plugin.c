@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * janus.plugin.camera: one camera (or a test pattern), encoded once with
- * VP8, sent to every viewer.
+ * janus.plugin.camera: cameras (or test patterns), each encoded once with
+ * VP8 and sent to every viewer of it.
  *
  * This is the only file that knows the Janus plugin API.  Everything else
- * (config, request validation, source, encoder, packetizer, fan-out,
- * pipeline) is Janus-free and unit-tested on its own.  The API it serves is
+ * (config, request validation, the cameras with their source, encoder,
+ * packetizer and fan-out, control) is Janus-free and unit-tested on its own.  The API it serves is
  * documented in README.md and shared/api.md.
  *
  * Threads and locks:
@@ -24,8 +24,8 @@
  *   except that a leaving controller announces its successor from there
  *   (the control module serialises controller changes under its notify
  *   lock, and the announcement is a push_event to each watcher).
- * - The pipeline thread captures, encodes and calls fanout_send() for each
- *   viewer; relay_rtp only copies into the handle's queue.
+ * - Each camera's pipeline thread captures, encodes and calls fanout_send()
+ *   for each of its viewers; relay_rtp only copies into the handle's queue.
  * Lock order: the control module's notify lock (held while on_controller
  * runs), then source_mutex, then admit_mutex, then sessions_mutex, then a session's mutex,
  * then workers_mutex or the fan-out's lock (taken inside cam_fanout_*).
@@ -55,17 +55,18 @@
 #include <sdp-utils.h>
 #include <utils.h>
 
+#include "bucket.h"
 #include "cam_config.h"
+#include "camera.h"
 #include "control.h"
 #include "fanout.h"
 #include "log.h"
 #include "pipeline.h"
 #include "request.h"
-#include "source.h"
 
 #define CAMERA_VERSION 1
 #define CAMERA_VERSION_STRING "0.1.0"
-#define CAMERA_DESCRIPTION "One camera, encoded once with VP8, sent to many viewers."
+#define CAMERA_DESCRIPTION "Cameras, each encoded once with VP8, sent to many viewers."
 #define CAMERA_NAME "JANUS Camera plugin"
 #define CAMERA_AUTHOR "janus-camera developers"
 #define CAMERA_PACKAGE "janus.plugin.camera"
@@ -147,8 +148,13 @@ typedef struct camera_session {
 	viewer_state state;
 	int64_t since_ms;          /* unix ms of the last watch */
 	bool media_ready;          /* PeerConnection up (setup_media) */
+	/* The camera it watches (set by watch, cleared when it leaves; written
+	 * under mutex, read without it on the RTCP path: cameras live as long
+	 * as the plugin). */
+	cam_camera *_Atomic cam;
 	bool in_fanout;
-	bool holding;              /* holds the pipeline (on_demand) */
+	bool holding;              /* holds the camera (on_demand) */
+	cam_bucket snapshots;      /* snapshot_rate */
 	/* An offer went out and its PeerConnection has not been hung up yet.
 	 * close_pc is deferred by the core (up to a second), so a new watch
 	 * must wait for the old PeerConnection's hangup_media, or that hangup
@@ -206,13 +212,15 @@ static bool watchdog_quit;                /* guarded by watchdog_mutex */
 static GHashTable *sessions;            /* janus_plugin_session* -> camera_session* */
 static GHashTable *sessions_by_id;      /* uint64 id -> camera_session* (no reference) */
 static janus_mutex sessions_mutex = JANUS_MUTEX_INITIALIZER;
-static cam_fanout *fanout;
-static cam_pipeline *pipeline;
+/* The cameras, in the configuration's order; fixed from init to destroy. */
+static cam_camera *cameras[CAM_MAX_CAMERAS];
+static int n_cameras;
 static cam_control *control;
 static volatile gint sdp_version;
-/* Source events sent so far, and who got which (camera_session.source_seen). */
+/* Source events sent so far per camera, and who got which
+ * (camera_session.source_seen). */
 static janus_mutex source_mutex = JANUS_MUTEX_INITIALIZER;
-static unsigned source_gen;
+static unsigned source_gen[CAM_MAX_CAMERAS];
 
 static void session_free(const janus_refcount *ref)
 {
@@ -349,11 +357,10 @@ static void maybe_subscribe(camera_session *session)
 	if(session->state != VIEWER_STARTED || !session->media_ready || session->in_fanout)
 		return;
 	janus_refcount_increase(&session->ref);     /* the fan-out's */
-	if(cam_fanout_add(fanout, session)) {
+	if(cam_camera_subscribe(session->cam, session)) {
 		session->in_fanout = true;
-		/* The pipeline sees a waiting viewer and forces a key frame. */
-		cam_pipeline_request_keyframe(pipeline);
-		JANUS_LOG(LOG_INFO, "[camera] viewer %" PRIu64 " subscribed\n", session->id);
+		JANUS_LOG(LOG_INFO, "[camera] viewer %" PRIu64 " subscribed to %s\n", session->id,
+			cam_camera_id(session->cam));
 		notify(session, "started", NULL);
 	} else {
 		janus_refcount_decrease(&session->ref);
@@ -365,13 +372,14 @@ static void maybe_subscribe(camera_session *session)
  * leave_all), which must happen without any lock held. */
 static void leave(camera_session *session)
 {
+	cam_camera *cam = session->cam;
 	if(session->in_fanout) {
-		cam_fanout_remove(fanout, session);
+		cam_camera_unsubscribe(cam, session);
 		session->in_fanout = false;
 		janus_refcount_decrease(&session->ref);
 	}
 	if(session->holding) {
-		cam_pipeline_release(pipeline);
+		cam_camera_release(cam);
 		session->holding = false;
 	}
 	if(session->state != VIEWER_IDLE) {
@@ -380,6 +388,7 @@ static void leave(camera_session *session)
 	}
 	session->state = VIEWER_IDLE;
 	session->media_ready = false;
+	session->cam = NULL;
 }
 
 /* Leaves and gives up control; no lock held. */
@@ -392,15 +401,16 @@ static void leave_all(camera_session *session, const char *reason)
 		cam_control_viewer_left(control, session->id, reason);
 }
 
-static bool is_watching(camera_session *session)
+/* sessions_where() tests: watching cam (any camera for NULL); connected. */
+static bool watches(camera_session *session, const void *cam)
 {
 	janus_mutex_lock(&session->mutex);
-	bool watching = session->state != VIEWER_IDLE;
+	bool watching = session->state != VIEWER_IDLE && (!cam || session->cam == cam);
 	janus_mutex_unlock(&session->mutex);
 	return watching;
 }
 
-static bool is_connected(camera_session *session)
+static bool is_connected(camera_session *session, const void *unused)
 {
 	janus_mutex_lock(&session->mutex);
 	bool connected = session->media_ready;
@@ -408,10 +418,10 @@ static bool is_connected(camera_session *session)
 	return connected;
 }
 
-/* The live sessions for which keep() holds, each with a reference taken, so
- * that the caller can use them without sessions_mutex; sessions_unref()
- * gives them back. */
-static GPtrArray *sessions_where(bool (*keep)(camera_session *))
+/* The live sessions for which keep(session, ctx) holds, each with a
+ * reference taken, so that the caller can use them without sessions_mutex;
+ * sessions_unref() gives them back. */
+static GPtrArray *sessions_where(bool (*keep)(camera_session *, const void *), const void *ctx)
 {
 	GPtrArray *list = g_ptr_array_new();
 	janus_mutex_lock(&sessions_mutex);
@@ -420,7 +430,7 @@ static GPtrArray *sessions_where(bool (*keep)(camera_session *))
 	g_hash_table_iter_init(&iter, sessions);
 	while(g_hash_table_iter_next(&iter, NULL, &value)) {
 		camera_session *session = value;
-		if(g_atomic_int_get(&session->destroyed) || !keep(session))
+		if(g_atomic_int_get(&session->destroyed) || !keep(session, ctx))
 			continue;
 		g_ptr_array_add(list, ref_if_alive(session));
 	}
@@ -437,9 +447,10 @@ static void sessions_unref(GPtrArray *list)
 	g_ptr_array_free(list, TRUE);
 }
 
-static int count_watchers(void)
+/* Viewers watching cam (all cameras for NULL). */
+static int count_watchers(const cam_camera *cam)
 {
-	GPtrArray *watching = sessions_where(is_watching);
+	GPtrArray *watching = sessions_where(watches, cam);
 	int n = (int)watching->len;
 	sessions_unref(watching);
 	return n;
@@ -458,38 +469,34 @@ static void push_all(GPtrArray *targets, json_t *event)
 
 static void broadcast(json_t *event)
 {
-	push_all(sessions_where(is_watching), event);
+	push_all(sessions_where(watches, NULL), event);
 }
 
 /* The `source` event. */
-static json_t *source_event(cam_source_state state, const char *error)
+static json_t *source_event(const cam_camera *cam, cam_source_state state, const char *error)
 {
 	/* json_string refuses text that is not UTF-8 (a device name could be). */
 	json_t *reason = error && *error ? json_string(error) : NULL;
-	return json_pack("{ss s{ssssso}}", "camera", "event", "result",
-		"event", "source", "state", cam_source_state_name(state),
+	return json_pack("{ss s{ssssssso}}", "camera", "event", "result",
+		"event", "source", "camera", cam_camera_id(cam), "state", cam_source_state_name(state),
 		"error", reason ? reason : json_null());
 }
 
-/* Pipeline state changes become `source` events (pipeline thread). */
-static void on_source_state(void *opaque, cam_source_state state, const char *error)
+/* A camera's source failed or came back: its viewers get a `source` event
+ * (its pipeline thread). */
+static void on_source_event(void *opaque, cam_camera *cam, cam_source_state state, const char *error)
 {
-	/* Viewers hear of failures and of recoveries, not of on-demand starts
-	 * and stops.  Only the pipeline thread calls this. */
-	static cam_source_state last = CAM_SOURCE_IDLE;
-	bool recovered = state == CAM_SOURCE_RUNNING && last == CAM_SOURCE_ERROR;
-	if(state != CAM_SOURCE_IDLE)
-		last = state;
-	if(!plugin_ready() || (state != CAM_SOURCE_ERROR && !recovered))
+	if(!plugin_ready())
 		return;
-	json_t *event = source_event(state, error);
+	json_t *event = source_event(cam, state, error);
 	/* Who gets this event is noted, so that tell_if_source_down() does not
 	 * tell a joining viewer twice. */
+	int i = cam_camera_index(cam);
 	janus_mutex_lock(&source_mutex);
-	source_gen++;
-	GPtrArray *targets = sessions_where(is_watching);
-	for(guint i = 0; i < targets->len; i++)
-		((camera_session *)g_ptr_array_index(targets, i))->source_seen = source_gen;
+	source_gen[i]++;
+	GPtrArray *targets = sessions_where(watches, cam);
+	for(guint k = 0; k < targets->len; k++)
+		((camera_session *)g_ptr_array_index(targets, k))->source_seen = source_gen[i];
 	janus_mutex_unlock(&source_mutex);
 	push_all(targets, event);
 	json_decref(event);
@@ -499,15 +506,19 @@ static void on_source_state(void *opaque, cam_source_state state, const char *er
  * (its picture comes when the source is back), not only from `info`. */
 static void tell_if_source_down(camera_session *session)
 {
+	cam_camera *cam = session->cam;
+	if(!cam)
+		return;
 	cam_pipeline_status st;
+	int i = cam_camera_index(cam);
 	janus_mutex_lock(&source_mutex);
-	cam_pipeline_get_status(pipeline, &st);
-	bool tell = st.state == CAM_SOURCE_ERROR && session->source_seen != source_gen;
-	session->source_seen = source_gen;
+	cam_camera_status(cam, &st);
+	bool tell = st.state == CAM_SOURCE_ERROR && session->source_seen != source_gen[i];
+	session->source_seen = source_gen[i];
 	janus_mutex_unlock(&source_mutex);
 	if(!tell)
 		return;
-	json_t *event = source_event(st.state, st.error);
+	json_t *event = source_event(cam, st.state, st.error);
 	gateway->push_event(session->handle, &camera_plugin, NULL, event, NULL);
 	json_decref(event);
 }
@@ -553,14 +564,14 @@ static int on_telemetry(void *opaque, uint64_t viewer, const char *text, size_t 
 {
 	if(viewer) {
 		camera_session *session = session_by_id(viewer);
-		bool up = session && is_connected(session);
+		bool up = session && is_connected(session, NULL);
 		if(up)
 			relay_telemetry(session, text, len);
 		if(session)
 			janus_refcount_decrease(&session->ref);
 		return up;
 	}
-	GPtrArray *targets = sessions_where(is_connected);
+	GPtrArray *targets = sessions_where(is_connected, NULL);
 	for(guint i = 0; i < targets->len; i++)
 		relay_telemetry(g_ptr_array_index(targets, i), text, len);
 	int n = (int)targets->len;
@@ -568,41 +579,26 @@ static int on_telemetry(void *opaque, uint64_t viewer, const char *text, size_t 
 	return n;
 }
 
-/* The `info` answer. */
-static json_t *info_json(void)
+/* The `info` answer: the camera's own part (camera.h), then the plugin's
+ * (control). */
+static json_t *info_json(cam_camera *cam)
 {
-	cam_pipeline_status st;
-	cam_pipeline_get_status(pipeline, &st);
-	int viewers = count_watchers();
-	json_t *source = json_object();
-	json_object_set_new(source, "kind", json_string(st.kind));
-	json_object_set_new(source, "device", st.device ? json_string(st.device) : json_null());
-	json_object_set_new(source, "width", json_integer(st.width));
-	json_object_set_new(source, "height", json_integer(st.height));
-	json_object_set_new(source, "fps", json_integer(st.fps));
-	json_object_set_new(source, "native_format", json_string(st.native_format));
-	json_object_set_new(source, "state", json_string(cam_source_state_name(st.state)));
-	json_object_set_new(source, "error", st.error[0] ? json_string(st.error) : json_null());
-	json_object_set_new(source, "on_demand", json_boolean(config.on_demand));
-	json_t *encoder = json_object();
-	json_object_set_new(encoder, "codec", json_string("vp8"));
-	json_object_set_new(encoder, "bitrate", json_integer(st.bitrate));
-	json_object_set_new(encoder, "keyframe_interval", json_integer(st.keyframe_interval));
-	json_object_set_new(encoder, "keyframes", json_integer((json_int_t)st.keyframes));
-	json_object_set_new(encoder, "forced_keyframes", json_integer((json_int_t)st.forced_keyframes));
-	json_object_set_new(encoder, "frames", json_integer((json_int_t)st.frames));
-	json_object_set_new(encoder, "bytes", json_integer((json_int_t)st.bytes));
-	json_t *info = json_object();
+	json_t *info = cam_camera_info_json(cam, count_watchers(cam));
 	json_object_set_new(info, "camera", json_string("info"));
-	json_object_set_new(info, "source", source);
-	json_object_set_new(info, "encoder", encoder);
-	json_object_set_new(info, "viewers", json_integer(viewers));
-	json_object_set_new(info, "max_viewers", json_integer(config.max_viewers));
 	json_object_set_new(info, "control", json_string(cam_control_policy_name(config.control)));
 	json_object_set_new(info, "controller", id_or_null(control ? cam_control_controller(control) : 0));
 	if(control)
 		json_object_set_new(info, "control_stats", cam_control_stats_json(control));
 	return info;
+}
+
+/* The `cameras` answer: what anyone may know of every camera. */
+static json_t *cameras_json(void)
+{
+	json_t *list = json_array();
+	for(int i = 0; i < n_cameras; i++)
+		json_array_append_new(list, cam_camera_summary_json(cameras[i], count_watchers(cameras[i])));
+	return json_pack("{ssso}", "camera", "cameras", "cameras", list);
 }
 
 /* How long the viewer has been silent (session mutex held): since its last
@@ -615,8 +611,8 @@ static int64_t silent_ms(camera_session *session, int64_t now)
 	return session->offer_ms ? now - session->offer_ms : 0;
 }
 
-/* The `list` answer. */
-static json_t *list_json(void)
+/* The `list` answer: the viewers of cam, or of every camera for NULL. */
+static json_t *list_json(const cam_camera *cam)
 {
 	json_t *list = json_array();
 	uint64_t controller = cam_control_controller(control);
@@ -628,9 +624,10 @@ static json_t *list_json(void)
 	while(g_hash_table_iter_next(&iter, NULL, &value)) {
 		camera_session *session = value;
 		janus_mutex_lock(&session->mutex);
-		if(session->state != VIEWER_IDLE) {
-			json_array_append_new(list, json_pack("{sIsIsbsssI}",
+		if(session->state != VIEWER_IDLE && (!cam || session->cam == cam)) {
+			json_array_append_new(list, json_pack("{sIsssIsbsssI}",
 				"id", (json_int_t)session->id,
+				"camera", cam_camera_id(session->cam),
 				"since", (json_int_t)session->since_ms,
 				"controller", session->id == controller,
 				"state", session->state == VIEWER_STARTED ? "started" : "preparing",
@@ -686,12 +683,15 @@ static void enqueue(camera_message *msg)
 
 /* `kick`: queued to the viewer's own queue, so that it cannot interleave
  * with that viewer's watch. */
-static int kick(uint64_t id, char *err, size_t errlen)
+static int kick(uint64_t id, const cam_camera *cam, char *err, size_t errlen)
 {
 	camera_session *session = session_by_id(id);   /* its reference goes with the message */
-	if(!session) {
-		snprintf(err, errlen, "no viewer with id %" PRIu64, id);
-		return CAM_ERROR_INVALID_ELEMENT;
+	if(!session)
+		return cam_fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "no viewer with id %" PRIu64, id);
+	if(cam && !watches(session, cam)) {
+		janus_refcount_decrease(&session->ref);
+		return cam_fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "viewer %" PRIu64 " is not watching \"%s\"",
+			id, cam_camera_id(cam));
 	}
 	enqueue(message_new(session, MESSAGE_KICK));
 	return 0;
@@ -710,7 +710,7 @@ static void throw_out(camera_session *session, json_t *event, const char *reason
 /* Carries out a kick, on the viewer's queue. */
 static void do_kick(camera_session *session)
 {
-	if(!is_watching(session))
+	if(!watches(session, NULL))
 		return;
 	throw_out(session, json_pack("{ss s{ss}}", "camera", "event", "result", "event", "kicked"), "kicked");
 	JANUS_LOG(LOG_INFO, "[camera] viewer %" PRIu64 " kicked\n", session->id);
@@ -719,17 +719,18 @@ static void do_kick(camera_session *session)
 /* `configure`: applied by the pipeline before the answer, which says what
  * is in force now (a camera may pick the nearest size or rate); a refused
  * change changes nothing. */
-static json_t *configure(const cam_request *req)
+static json_t *configure(cam_camera *cam, const cam_request *req)
 {
 	cam_pipeline_change change = {
 		.bitrate = req->bitrate, .fps = req->fps, .keyframe_interval = req->keyframe_interval,
 		.width = req->width, .height = req->height,
 	};
 	cam_pipeline_result r;
-	int rc = cam_pipeline_configure(pipeline, &change, CONFIGURE_TIMEOUT_MS, &r);
+	int rc = cam_camera_configure(cam, &change, CONFIGURE_TIMEOUT_MS, &r);
 	int level = rc ? LOG_WARN : LOG_INFO;
-	JANUS_LOG(level, "[camera] configure: bitrate %d, fps %d, keyframe_interval %d, size %dx%d: %s\n",
-		req->bitrate, req->fps, req->keyframe_interval, req->width, req->height, rc ? r.error : "applied");
+	JANUS_LOG(level, "[camera] configure %s: bitrate %d, fps %d, keyframe_interval %d, size %dx%d: %s\n",
+		cam_camera_id(cam), req->bitrate, req->fps, req->keyframe_interval, req->width, req->height,
+		rc ? r.error : "applied");
 	if(rc == -EINVAL)
 		return cam_error_json(CAM_ERROR_INVALID_ELEMENT, r.error);
 	if(rc < 0)
@@ -780,7 +781,7 @@ static void do_drop(camera_session *session, drop_reason reason, unsigned watch_
 
 /* The watchdog's test for sessions_where(): whether the viewer is due for
  * a drop not queued yet; if so, marks it queued and notes why. */
-static bool mark_due(camera_session *session)
+static bool mark_due(camera_session *session, const void *unused)
 {
 	janus_mutex_lock(&session->mutex);
 	int reason = session->drop_queued ? -1 : due_drop(session, monotonic_ms());
@@ -795,7 +796,7 @@ static bool mark_due(camera_session *session)
 /* The watchdog's round: queues a drop for every viewer that is due. */
 static void check_liveness(void)
 {
-	GPtrArray *due = sessions_where(mark_due);
+	GPtrArray *due = sessions_where(mark_due, NULL);
 	for(guint i = 0; i < due->len; i++) {
 		camera_session *session = g_ptr_array_index(due, i);
 		camera_message *msg = message_new(session, MESSAGE_DROP);   /* takes the list's reference */
@@ -842,24 +843,28 @@ static json_t *handle_sync(camera_session *session, const cam_request *req)
 {
 	char err[256] = "";
 	int code = 0;
+	cam_camera *cam = cameras[req->camera_index];
+	cam_camera *named = req->camera ? cam : NULL;
 	switch(req->kind) {
 		case CAM_REQ_INFO:
-			return info_json();
+			return info_json(cam);
+		case CAM_REQ_CAMERAS:
+			return cameras_json();
 		case CAM_REQ_KEYFRAME: {
 			janus_mutex_lock(&session->mutex);
-			bool watching = session->state != VIEWER_IDLE;
+			cam_camera *watched = session->state != VIEWER_IDLE ? session->cam : NULL;
 			janus_mutex_unlock(&session->mutex);
-			if(!watching)
+			if(!watched)
 				return cam_error_json(CAM_ERROR_WRONG_STATE, "keyframe: not watching");
-			cam_pipeline_request_keyframe(pipeline);
+			cam_camera_keyframe(watched);
 			return ok_json();
 		}
 		case CAM_REQ_LIST:
-			return list_json();
+			return list_json(named);
 		case CAM_REQ_CONFIGURE:
-			return configure(req);
+			return configure(cam, req);
 		case CAM_REQ_KICK:
-			code = kick(req->id, err, sizeof(err));
+			code = kick(req->id, named, err, sizeof(err));
 			return code ? cam_error_json(code, err) : ok_json();
 		case CAM_REQ_TAKE_CONTROL:
 		case CAM_REQ_RELEASE_CONTROL:
@@ -1019,8 +1024,9 @@ static char *build_offer(void)
  * viewer PREPARING under one lock with the count, so that two watches
  * running in parallel cannot both take the last slot.  0, or an error code
  * with a reason. */
-static int admit(camera_session *session, char *err, size_t errlen)
+static int admit(camera_session *session, cam_camera *cam, char *err, size_t errlen)
 {
+	int max_viewers = cam_camera_settings(cam)->max_viewers;
 	int code = 0;
 	janus_mutex_lock(&admit_mutex);
 	janus_mutex_lock(&session->mutex);
@@ -1032,8 +1038,9 @@ static int admit(camera_session *session, char *err, size_t errlen)
 	else if(closing)
 		code = cam_fail(CAM_ERROR_WRONG_STATE, err, errlen,
 			"the previous PeerConnection is still closing: retry in a second, or use a new handle");
-	else if(config.max_viewers > 0 && count_watchers() >= config.max_viewers)
-		code = cam_fail(CAM_ERROR_TOO_MANY_VIEWERS, err, errlen, "viewer limit reached (%d)", config.max_viewers);
+	else if(max_viewers > 0 && count_watchers(cam) >= max_viewers)
+		code = cam_fail(CAM_ERROR_TOO_MANY_VIEWERS, err, errlen, "viewer limit of \"%s\" reached (%d)",
+			cam_camera_id(cam), max_viewers);
 	if(code == 0) {
 		janus_mutex_lock(&session->mutex);
 		session->state = VIEWER_PREPARING;
@@ -1043,9 +1050,10 @@ static int admit(camera_session *session, char *err, size_t errlen)
 		session->offer_hangups = session->hangups;
 		session->offer_ms = 0;
 		session->watch_gen++;
+		session->cam = cam;
 		if(!session->holding) {
 			session->holding = true;
-			cam_pipeline_hold(pipeline);
+			cam_camera_hold(cam);
 		}
 		janus_mutex_unlock(&session->mutex);
 	}
@@ -1066,7 +1074,7 @@ static json_t *handle_async(camera_session *session, const cam_request *req, jso
 			char *sdp = build_offer();
 			if(!sdp)
 				return cam_error_json(CAM_ERROR_INTERNAL, "could not build the offer");
-			int code = admit(session, err, sizeof(err));
+			int code = admit(session, cameras[req->camera_index], err, sizeof(err));
 			if(code) {
 				g_free(sdp);
 				return cam_error_json(code, err);
@@ -1074,8 +1082,8 @@ static json_t *handle_async(camera_session *session, const cam_request *req, jso
 			*jsep_out = json_pack("{ssss}", "type", "offer", "sdp", sdp);
 			g_free(sdp);
 			notify(session, "watch", NULL);
-			return json_pack("{ss s{sssI}}", "camera", "event", "result",
-				"status", "preparing", "id", (json_int_t)session->id);
+			return json_pack("{ss s{sssIss}}", "camera", "event", "result",
+				"status", "preparing", "id", (json_int_t)session->id, "camera", cam_camera_id(session->cam));
 		}
 		case CAM_REQ_START: {
 			const char *type = json_string_value(json_object_get(jsep, "type"));
@@ -1203,18 +1211,74 @@ static void worker(gpointer data, gpointer unused)
 	janus_refcount_decrease(&session->ref);
 }
 
+/* Feeds one category's items to set (general or a camera).  0, or -1
+ * after logging each bad item, named by where. */
+static int load_items(janus_config *jcfg, janus_config_category *category, const char *path, const char *where,
+	int (*set)(void *target, const char *key, const char *value, char *err, size_t errlen), void *target)
+{
+	int rc = 0;
+	GList *items = janus_config_get_items(jcfg, category);
+	for(GList *l = items; l; l = l->next) {
+		janus_config_item *item = l->data;
+		if(!item || item->type != janus_config_type_item || !item->name)
+			continue;
+		char err[256] = "";
+		if(set(target, item->name, item->value ? item->value : "", err, sizeof(err)) < 0) {
+			JANUS_LOG(LOG_FATAL, "[camera] %s: %s: %s\n", path, where, err);
+			rc = -1;
+		}
+	}
+	g_list_free(items);
+	return rc;
+}
+
+static int set_general(void *target, const char *key, const char *value, char *err, size_t errlen)
+{
+	return cam_config_set(target, key, value, err, errlen);
+}
+
+static int set_camera(void *target, const char *key, const char *value, char *err, size_t errlen)
+{
+	return cam_camera_config_set(target, key, value, err, errlen);
+}
+
+/* `general` first (its camera keys are every camera's defaults), then each
+ * other category as a camera, in the file's order. */
+static int load_categories(janus_config *jcfg, const char *path)
+{
+	janus_config_category *general = janus_config_get(jcfg, NULL, janus_config_type_category, "general");
+	int rc = general ? load_items(jcfg, general, path, "general", set_general, &config) : 0;
+	GList *categories = janus_config_get_categories(jcfg, NULL);
+	for(GList *l = categories; l; l = l->next) {
+		janus_config_category *category = l->data;
+		if(!category || !category->name || !strcmp(category->name, "general"))
+			continue;
+		char where[64], err[256] = "";
+		snprintf(where, sizeof(where), "camera \"%s\"", category->name);
+		cam_camera_config *cam = cam_config_add_camera(&config, category->name, err, sizeof(err));
+		if(!cam) {
+			JANUS_LOG(LOG_FATAL, "[camera] %s: %s\n", path, err);
+			rc = -1;
+		} else if(load_items(jcfg, category, path, where, set_camera, cam) < 0) {
+			rc = -1;
+		}
+	}
+	g_list_free(categories);
+	return rc;
+}
+
 /* Reads janus.plugin.camera.jcfg (or .cfg) into config.  Returns 0, or -1
  * after logging why the configuration is refused. */
 static int load_config(const char *config_path)
 {
 	cam_config_defaults(&config);
-	char path[1024];
+	char path[1024], err[256] = "";
 	snprintf(path, sizeof(path), "%s/%s.jcfg", config_path, CAMERA_PACKAGE);
 	if(!g_file_test(path, G_FILE_TEST_EXISTS))
 		snprintf(path, sizeof(path), "%s/%s.cfg", config_path, CAMERA_PACKAGE);
 	if(!g_file_test(path, G_FILE_TEST_EXISTS)) {
 		JANUS_LOG(LOG_WARN, "[camera] no configuration file in %s, using the defaults\n", config_path);
-		return 0;
+		return cam_config_finish(&config, err, sizeof(err));
 	}
 	/* A file that is there but does not parse is refused, never taken for
 	 * "no file": a typo must not run on the defaults. */
@@ -1224,27 +1288,11 @@ static int load_config(const char *config_path)
 			"Janus's config parser logged where)\n", path);
 		return -1;
 	}
-	int rc = 0;
-	janus_config_category *general = janus_config_get(jcfg, NULL, janus_config_type_category, "general");
-	GList *items = general ? janus_config_get_items(jcfg, general) : NULL;
-	for(GList *l = items; l; l = l->next) {
-		janus_config_item *item = l->data;
-		if(!item || item->type != janus_config_type_item || !item->name)
-			continue;
-		char err[256] = "";
-		if(cam_config_set(&config, item->name, item->value ? item->value : "", err, sizeof(err)) < 0) {
-			JANUS_LOG(LOG_FATAL, "[camera] %s: %s\n", path, err);
-			rc = -1;
-		}
-	}
-	g_list_free(items);
+	int rc = load_categories(jcfg, path);
 	janus_config_destroy(jcfg);
-	if(rc == 0) {
-		char err[256] = "";
-		if(cam_config_check(&config, err, sizeof(err)) < 0) {
-			JANUS_LOG(LOG_FATAL, "[camera] %s: %s\n", path, err);
-			rc = -1;
-		}
+	if(rc == 0 && cam_config_finish(&config, err, sizeof(err)) < 0) {
+		JANUS_LOG(LOG_FATAL, "[camera] %s: %s\n", path, err);
+		rc = -1;
 	}
 	return rc;
 }
@@ -1272,6 +1320,41 @@ static void stop_workers(void)
 		g_thread_pool_free(pool, FALSE, TRUE);
 }
 
+static void cameras_free(void)
+{
+	for(int i = 0; i < n_cameras; i++) {
+		cam_camera_free(cameras[i]);
+		cameras[i] = NULL;
+	}
+	n_cameras = 0;
+}
+
+/* Builds every configured camera (none started).  0, or -1 after logging
+ * why (and with none left). */
+static int cameras_new(void)
+{
+	cam_camera_callbacks cb = {.send = fanout_send, .source_event = on_source_event};
+	for(n_cameras = 0; n_cameras < config.n_cameras; n_cameras++) {
+		char err[256] = "";
+		cameras[n_cameras] = cam_camera_new(&config.cameras[n_cameras], n_cameras, CAMERA_PT, &cb, err, sizeof(err));
+		if(!cameras[n_cameras]) {
+			JANUS_LOG(LOG_FATAL, "[camera] %s\n", err);
+			cameras_free();
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int cameras_start(void)
+{
+	for(int i = 0; i < n_cameras; i++) {
+		if(cam_camera_start(cameras[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int camera_init(janus_callbacks *callback, const char *config_path)
 {
 	if(g_atomic_int_get(&stopping))
@@ -1285,31 +1368,11 @@ static int camera_init(janus_callbacks *callback, const char *config_path)
 		cam_config_clear(&config);
 		return -1;
 	}
-	/* A camera that is absent now is not an error: the pipeline retries. */
-	cam_source *src = config.source == CAM_SOURCE_KIND_V4L2 ?
-		cam_source_v4l2_new(config.device, config.width, config.height, config.fps) :
-		cam_source_pattern_new(config.width, config.height, config.fps);
-	if(!src) {
-		JANUS_LOG(LOG_FATAL, "[camera] could not create the %s source\n",
-			config.source == CAM_SOURCE_KIND_V4L2 ? "V4L2" : "test pattern");
+	gateway = callback;
+	if(cameras_new() < 0) {
 		cam_config_clear(&config);
 		return -1;
 	}
-	gateway = callback;
-	fanout = cam_fanout_new(fanout_send, NULL);
-	cam_pipeline_config pc = {
-		.encoder = {
-			.width = config.width, .height = config.height, .fps = config.fps,
-			.bitrate = config.bitrate, .keyframe_interval = config.keyframe_interval,
-			.speed = config.speed, .threads = config.encoder_threads,
-		},
-		.keyframe_min_gap_ms = config.keyframe_min_gap_ms,
-		.on_demand = config.on_demand,
-		.payload_type = CAMERA_PT,
-	};
-	pipeline = cam_pipeline_new(src, fanout, &pc, on_source_state, NULL);
-	if(!pipeline)
-		cam_source_free(src);
 	sessions = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)session_destroy);
 	sessions_by_id = g_hash_table_new(id_hash, id_equal);
 	cam_control_settings cs = {
@@ -1338,7 +1401,7 @@ static int camera_init(janus_callbacks *callback, const char *config_path)
 	if(workers && (config.liveness_ms > 0 || config.prepare_timeout_ms > 0))
 		watchdog_thread = g_thread_try_new("camera watchdog", watchdog, NULL, &error);
 	bool watchdog_ok = watchdog_thread || (config.liveness_ms == 0 && config.prepare_timeout_ms == 0);
-	if(!fanout || !pipeline || !control || !workers || !watchdog_ok || cam_pipeline_start(pipeline) < 0) {
+	if(!control || !workers || !watchdog_ok || cameras_start() < 0) {
 		JANUS_LOG(LOG_FATAL, "[camera] could not start: %s\n", error ? error->message : "out of resources");
 		if(error)
 			g_error_free(error);
@@ -1346,20 +1409,20 @@ static int camera_init(janus_callbacks *callback, const char *config_path)
 		stop_workers();
 		cam_control_free(control);
 		control = NULL;
-		cam_pipeline_free(pipeline);
-		pipeline = NULL;
-		cam_fanout_free(fanout);
-		fanout = NULL;
+		cameras_free();
 		g_hash_table_destroy(sessions_by_id);
 		g_hash_table_destroy(sessions);
 		cam_config_clear(&config);
 		return -1;
 	}
 	g_atomic_int_set(&initialized, 1);
-	JANUS_LOG(LOG_INFO, "[camera] %s initialized: %s %dx%d@%d, %d bit/s, key frames every %d s%s\n",
-		CAMERA_NAME, config.source == CAM_SOURCE_KIND_PATTERN ? "test pattern" : config.device,
-		config.width, config.height, config.fps, config.bitrate, config.keyframe_interval,
-		config.on_demand ? ", on demand" : "");
+	for(int i = 0; i < n_cameras; i++) {
+		const cam_camera_config *c = cam_camera_settings(cameras[i]);
+		JANUS_LOG(LOG_INFO, "[camera] camera \"%s\": %s %dx%d@%d, %d bit/s, key frames every %d s%s\n",
+			c->id, c->source == CAM_SOURCE_KIND_PATTERN ? "test pattern" : c->device, c->width, c->height,
+			c->fps, c->bitrate, c->keyframe_interval, c->on_demand ? ", on demand" : "");
+	}
+	JANUS_LOG(LOG_INFO, "[camera] %s initialized: %d camera%s\n", CAMERA_NAME, n_cameras, n_cameras == 1 ? "" : "s");
 	return 0;
 }
 
@@ -1398,16 +1461,13 @@ static void camera_destroy(void)
 		janus_mutex_unlock(&session->mutex);
 	}
 	janus_mutex_unlock(&sessions_mutex);
-	cam_pipeline_free(pipeline);
-	pipeline = NULL;
+	cameras_free();
 	janus_mutex_lock(&sessions_mutex);
 	g_hash_table_destroy(sessions_by_id);
 	sessions_by_id = NULL;
 	g_hash_table_destroy(sessions);
 	sessions = NULL;
 	janus_mutex_unlock(&sessions_mutex);
-	cam_fanout_free(fanout);
-	fanout = NULL;
 	cam_config_clear(&config);
 	g_atomic_int_set(&initialized, 0);
 	g_atomic_int_set(&stopping, 0);
@@ -1554,8 +1614,10 @@ static void camera_incoming_rtcp(janus_plugin_session *handle, janus_plugin_rtcp
 	if(!packet->video)
 		return;
 	/* A PLI or FIR from any viewer: one coalesced, rate-limited key frame. */
-	if(janus_rtcp_has_pli(packet->buffer, packet->length) || janus_rtcp_has_fir(packet->buffer, packet->length))
-		cam_pipeline_request_keyframe(pipeline);
+	cam_camera *cam = session->cam;
+	if(cam && (janus_rtcp_has_pli(packet->buffer, packet->length) ||
+			janus_rtcp_has_fir(packet->buffer, packet->length)))
+		cam_camera_keyframe(cam);
 }
 
 static void camera_incoming_data(janus_plugin_session *handle, janus_plugin_data *packet)
@@ -1570,7 +1632,7 @@ static void camera_incoming_data(janus_plugin_session *handle, janus_plugin_data
 	char err[256] = "";
 	/* A handle that left (stop, kick, drop) but whose channel is still
 	 * closing drives nothing, under any policy. */
-	int code = !is_watching(session) ? cam_fail(CAM_ERROR_NOT_CONTROLLER, err, sizeof(err), "not watching") :
+	int code = !watches(session, NULL) ? cam_fail(CAM_ERROR_NOT_CONTROLLER, err, sizeof(err), "not watching") :
 		cam_control_message(control, session->id, packet->buffer, packet->length, packet->binary, err, sizeof(err));
 	janus_refcount_decrease(&session->ref);
 	if(code == 0)

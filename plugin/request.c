@@ -13,6 +13,7 @@ typedef enum field_type {
 	FIELD_STRING,     /* at most CAM_MAX_STRING bytes */
 	FIELD_INT,        /* within [min, max] */
 	FIELD_ID,         /* a viewer id: integer in 1 .. 2^53 */
+	FIELD_CAMERA,     /* a camera id (cam_camera_id_valid) */
 	FIELD_ANY,        /* any JSON value */
 } field_type;
 
@@ -31,44 +32,39 @@ typedef struct request_spec {
 	const field_spec *fields;
 } request_spec;
 
-static const field_spec no_fields[] = {{NULL, FIELD_ANY, false, 0, 0}};
-static const field_spec pin_fields[] = {
-	{"pin", FIELD_STRING, false, 0, 0},
-	{NULL, FIELD_ANY, false, 0, 0},
-};
-static const field_spec admin_fields[] = {
-	{"admin_key", FIELD_STRING, false, 0, 0},
-	{NULL, FIELD_ANY, false, 0, 0},
-};
-static const field_spec take_control_fields[] = {
-	{"pin", FIELD_STRING, false, 0, 0},
-	{"admin_key", FIELD_STRING, false, 0, 0},
-	{NULL, FIELD_ANY, false, 0, 0},
-};
-static const field_spec send_fields[] = {
-	{"data", FIELD_ANY, true, 0, 0},
-	{NULL, FIELD_ANY, false, 0, 0},
-};
+#define END {NULL, FIELD_ANY, false, 0, 0}
+#define CAMERA {"camera", FIELD_CAMERA, false, 0, 0}
+#define ADMIN_KEY {"admin_key", FIELD_STRING, false, 0, 0}
+#define PIN {"pin", FIELD_STRING, false, 0, 0}
+
+static const field_spec no_fields[] = {END};
+static const field_spec camera_fields[] = {CAMERA, END};
+static const field_spec watch_fields[] = {PIN, CAMERA, END};
+static const field_spec admin_fields[] = {ADMIN_KEY, CAMERA, END};
+static const field_spec take_control_fields[] = {PIN, ADMIN_KEY, END};
+static const field_spec send_fields[] = {{"data", FIELD_ANY, true, 0, 0}, END};
 static const field_spec configure_fields[] = {
-	{"admin_key", FIELD_STRING, false, 0, 0},
+	ADMIN_KEY, CAMERA,
 	{"bitrate", FIELD_INT, false, CAM_MIN_BITRATE, CAM_MAX_BITRATE},
 	{"fps", FIELD_INT, false, CAM_MIN_FPS, CAM_MAX_FPS},
 	{"keyframe_interval", FIELD_INT, false, 0, CAM_MAX_KEYFRAME_INTERVAL},
 	{"width", FIELD_INT, false, CAM_MIN_WIDTH, CAM_MAX_WIDTH},
 	{"height", FIELD_INT, false, CAM_MIN_HEIGHT, CAM_MAX_HEIGHT},
-	{NULL, FIELD_ANY, false, 0, 0},
+	END,
 };
-static const field_spec kick_fields[] = {
-	{"admin_key", FIELD_STRING, false, 0, 0},
-	{"id", FIELD_ID, true, 1, (json_int_t)1 << 53},
-	{NULL, FIELD_ANY, false, 0, 0},
+static const field_spec kick_fields[] = {ADMIN_KEY, CAMERA, {"id", FIELD_ID, true, 1, (json_int_t)1 << 53}, END};
+static const field_spec snapshot_fields[] = {
+	PIN, CAMERA,
+	{"width", FIELD_INT, false, CAM_MIN_SNAPSHOT_WIDTH, CAM_MAX_WIDTH},
+	{"quality", FIELD_INT, false, 1, 100},
+	END,
 };
 
 static const request_spec requests[CAM_REQ_COUNT_] = {
-	{"watch", CAM_REQ_WATCH, true, false, pin_fields},
+	{"watch", CAM_REQ_WATCH, true, false, watch_fields},
 	{"start", CAM_REQ_START, true, false, no_fields},
 	{"stop", CAM_REQ_STOP, true, false, no_fields},
-	{"info", CAM_REQ_INFO, false, false, no_fields},
+	{"info", CAM_REQ_INFO, false, false, camera_fields},
 	{"keyframe", CAM_REQ_KEYFRAME, false, false, no_fields},
 	{"take_control", CAM_REQ_TAKE_CONTROL, false, false, take_control_fields},
 	{"release_control", CAM_REQ_RELEASE_CONTROL, false, false, no_fields},
@@ -76,6 +72,10 @@ static const request_spec requests[CAM_REQ_COUNT_] = {
 	{"list", CAM_REQ_LIST, false, true, admin_fields},
 	{"configure", CAM_REQ_CONFIGURE, false, true, configure_fields},
 	{"kick", CAM_REQ_KICK, false, true, kick_fields},
+	{"cameras", CAM_REQ_CAMERAS, false, false, no_fields},
+	{"snapshot", CAM_REQ_SNAPSHOT, false, false, snapshot_fields},
+	{"record", CAM_REQ_RECORD, false, true, admin_fields},
+	{"stop_record", CAM_REQ_STOP_RECORD, false, true, admin_fields},
 };
 
 static int check_field(const field_spec *f, json_t *v, char *err, size_t errlen)
@@ -96,6 +96,11 @@ static int check_field(const field_spec *f, json_t *v, char *err, size_t errlen)
 				return cam_fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "%s must be within %lld..%lld",
 					f->name, (long long)f->min, (long long)f->max);
 			return 0;
+		case FIELD_CAMERA:
+			if(!json_is_string(v) || !cam_camera_id_valid(json_string_value(v)))
+				return cam_fail(CAM_ERROR_INVALID_ELEMENT, err, errlen,
+					"%s must be a camera id (1 to %d letters, digits, '-' or '_')", f->name, CAM_MAX_CAMERA_ID);
+			return 0;
 		case FIELD_ANY:
 		default:
 			return 0;
@@ -113,6 +118,7 @@ int cam_request_parse(json_t *body, cam_request *req, char *err, size_t errlen)
 	memset(req, 0, sizeof(*req));
 	req->bitrate = req->fps = req->keyframe_interval = -1;
 	req->width = req->height = -1;
+	req->quality = -1;
 	if(!body || !json_is_object(body))
 		return cam_fail(CAM_ERROR_NO_MESSAGE, err, errlen, "the message must be a JSON object");
 	json_t *name = json_object_get(body, "request");
@@ -156,6 +162,8 @@ int cam_request_parse(json_t *body, cam_request *req, char *err, size_t errlen)
 		req->pin = json_string_value(v);
 	if((v = json_object_get(body, "admin_key")) && json_is_string(v))
 		req->admin_key = json_string_value(v);
+	if((v = json_object_get(body, "camera")) && json_is_string(v))
+		req->camera = json_string_value(v);
 	switch(spec->kind) {
 		case CAM_REQ_SEND:
 			req->data = json_object_get(body, "data");
@@ -177,6 +185,12 @@ int cam_request_parse(json_t *body, cam_request *req, char *err, size_t errlen)
 		case CAM_REQ_KICK:
 			req->id = (uint64_t)json_integer_value(json_object_get(body, "id"));
 			break;
+		case CAM_REQ_SNAPSHOT:
+			req->width = int_field(body, "width");
+			req->quality = int_field(body, "quality");
+			if(req->width > 0 && req->width % 2)
+				return cam_fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "width must be even");
+			break;
 		default:
 			break;
 	}
@@ -191,6 +205,20 @@ static const request_spec *find_spec(json_t *body)
 			return &requests[i];
 	}
 	return NULL;
+}
+
+/* Which camera the request is for: the one it names, or the first. */
+static int resolve_camera(const cam_config *cfg, cam_request *req, char *err, size_t errlen)
+{
+	bool must_name = req->kind == CAM_REQ_CONFIGURE || req->kind == CAM_REQ_RECORD ||
+		req->kind == CAM_REQ_STOP_RECORD;
+	if(!req->camera && must_name && cfg->n_cameras > 1)
+		return cam_fail(CAM_ERROR_MISSING_ELEMENT, err, errlen,
+			"missing mandatory element: camera (%d cameras are configured)", cfg->n_cameras);
+	req->camera_index = cam_config_camera_index(cfg, req->camera);
+	if(req->camera_index < 0)
+		return cam_fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "no camera \"%s\"", req->camera ? req->camera : "");
+	return 0;
 }
 
 int cam_request_parse_authorized(json_t *body, const cam_config *cfg, cam_request *req,
@@ -208,6 +236,10 @@ int cam_request_parse_authorized(json_t *body, const cam_config *cfg, cam_reques
 		return code;
 	}
 	if(code)
+		return code;
+	if(cam_request_is_admin(req->kind) && (code = cam_request_check_auth(cfg, req, err, errlen)))
+		return code;
+	if((code = resolve_camera(cfg, req, err, errlen)))
 		return code;
 	return cam_request_check_auth(cfg, req, err, errlen);
 }
@@ -232,8 +264,11 @@ int cam_request_check_auth(const cam_config *cfg, const cam_request *req, char *
 			return cam_fail(CAM_ERROR_UNAUTHORIZED, err, errlen, "wrong or missing admin_key");
 		return 0;
 	}
-	if(req->kind == CAM_REQ_WATCH && cfg->pin) {
-		if(!req->pin || !cam_secret_equal(req->pin, cfg->pin))
+	const cam_camera_config *cam = req->camera_index >= 0 && req->camera_index < cfg->n_cameras ?
+		&cfg->cameras[req->camera_index] : NULL;
+	const char *pin = cam ? cam->pin : cfg->camera.pin;
+	if((req->kind == CAM_REQ_WATCH || req->kind == CAM_REQ_SNAPSHOT) && pin) {
+		if(!req->pin || !cam_secret_equal(req->pin, pin))
 			return cam_fail(CAM_ERROR_UNAUTHORIZED, err, errlen, "wrong or missing pin");
 	}
 	return 0;

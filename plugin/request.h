@@ -45,11 +45,17 @@ typedef enum cam_request_kind {
 	CAM_REQ_LIST,
 	CAM_REQ_CONFIGURE,
 	CAM_REQ_KICK,
+	CAM_REQ_CAMERAS,
+	CAM_REQ_SNAPSHOT,
+	CAM_REQ_RECORD,
+	CAM_REQ_STOP_RECORD,
 	CAM_REQ_COUNT_
 } cam_request_kind;
 
 /* Longest accepted string field (pin, admin_key). */
 #define CAM_MAX_STRING 256
+/* Narrowest snapshot. */
+#define CAM_MIN_SNAPSHOT_WIDTH 16
 
 typedef struct cam_request {
 	cam_request_kind kind;
@@ -60,6 +66,9 @@ typedef struct cam_request {
 	int bitrate, fps, keyframe_interval;  /* `configure`: -1 when absent */
 	int width, height;                     /* `configure`: -1 when absent; both or neither */
 	uint64_t id;               /* `kick` */
+	const char *camera;        /* borrowed; NULL when absent */
+	int camera_index;          /* cam_request_parse_authorized(): the camera it names (or the first) */
+	int quality;               /* `snapshot`: -1 when absent (`width` too) */
 } cam_request;
 
 /* Parses a request body.  Returns 0, or an error code (480, 482, 483, 484)
@@ -68,7 +77,10 @@ int cam_request_parse(json_t *body, cam_request *req, char *err, size_t errlen);
 
 /* Parses, then authorises: the one call the plugin makes.  An admin request
  * is judged on its admin_key before its other fields, so that a caller
- * without the key learns nothing (486) about what would be valid. */
+ * without the key learns nothing (486) about what would be valid.  Then the
+ * camera is resolved into req->camera_index (484 for an unknown id; 483
+ * when configure, record or stop_record omit it while several cameras are
+ * configured), and watch and snapshot are judged on that camera's pin. */
 int cam_request_parse_authorized(json_t *body, const cam_config *cfg, cam_request *req,
 	char *err, size_t errlen);
 
@@ -78,8 +90,8 @@ bool cam_request_is_async(cam_request_kind kind);
 /* Whether it needs the admin_key. */
 bool cam_request_is_admin(cam_request_kind kind);
 
-/* pin for `watch` (and take_control), admin_key for admin requests.
- * Returns 0 or CAM_ERROR_UNAUTHORIZED with a reason. */
+/* pin (of req->camera_index) for `watch` and `snapshot`, admin_key for
+ * admin requests.  Returns 0 or CAM_ERROR_UNAUTHORIZED with a reason. */
 int cam_request_check_auth(const cam_config *cfg, const cam_request *req, char *err, size_t errlen);
 
 /* Compares a secret someone gave with the configured one, in time that

@@ -64,7 +64,7 @@ static void sleep_until(int64_t ns)
 }
 
 /* Sizes the pattern can make with its stamp (two block rows, at most half
- * the picture, as cam_config_check() demands of the configuration). */
+ * the picture, as cam_camera_config_check() demands of the configuration). */
 static bool valid_format(int width, int height, int fps)
 {
 	return width >= 80 && width <= 4096 && height >= 64 && height <= 4096 &&

@@ -10,17 +10,17 @@ static void test_defaults(void)
 {
 	cam_config c;
 	cam_config_defaults(&c);
-	CHECK_EQ_INT(c.source, CAM_SOURCE_KIND_PATTERN);
-	CHECK(!strcmp(c.device, "/dev/video0"));
-	CHECK_EQ_INT(c.width, 640);
-	CHECK_EQ_INT(c.height, 480);
-	CHECK_EQ_INT(c.fps, 30);
-	CHECK_EQ_INT(c.bitrate, 1000000);
-	CHECK_EQ_INT(c.keyframe_interval, 10);
-	CHECK_EQ_INT(c.keyframe_min_gap_ms, 250);
-	CHECK_EQ_INT(c.max_viewers, 0);
-	CHECK(c.on_demand);
-	CHECK(c.pin == NULL);
+	CHECK_EQ_INT(c.camera.source, CAM_SOURCE_KIND_PATTERN);
+	CHECK(!strcmp(c.camera.device, "/dev/video0"));
+	CHECK_EQ_INT(c.camera.width, 640);
+	CHECK_EQ_INT(c.camera.height, 480);
+	CHECK_EQ_INT(c.camera.fps, 30);
+	CHECK_EQ_INT(c.camera.bitrate, 1000000);
+	CHECK_EQ_INT(c.camera.keyframe_interval, 10);
+	CHECK_EQ_INT(c.camera.keyframe_min_gap_ms, 250);
+	CHECK_EQ_INT(c.camera.max_viewers, 0);
+	CHECK(c.camera.on_demand);
+	CHECK(c.camera.pin == NULL);
 	CHECK(c.admin_key == NULL);
 	CHECK_EQ_INT(c.control, CAM_CONTROL_SINGLE);
 	CHECK(c.control_socket == NULL);
@@ -31,7 +31,7 @@ static void test_defaults(void)
 	CHECK_EQ_INT(c.liveness_ms, 5000);
 	CHECK_EQ_INT(c.prepare_timeout_ms, 10000);
 	char err[128];
-	CHECK_EQ_INT(cam_config_check(&c, err, sizeof(err)), 0);
+	CHECK_EQ_INT(cam_camera_config_check(&c.camera, err, sizeof(err)), 0);
 	cam_config_clear(&c);
 }
 
@@ -41,9 +41,9 @@ static void test_good_values(void)
 	cam_config_defaults(&c);
 	char err[128];
 	CHECK_EQ_INT(cam_config_set(&c, "source", "v4l2", err, sizeof(err)), 0);
-	CHECK_EQ_INT(c.source, CAM_SOURCE_KIND_V4L2);
+	CHECK_EQ_INT(c.camera.source, CAM_SOURCE_KIND_V4L2);
 	CHECK_EQ_INT(cam_config_set(&c, "device", "/dev/video2", err, sizeof(err)), 0);
-	CHECK(!strcmp(c.device, "/dev/video2"));
+	CHECK(!strcmp(c.camera.device, "/dev/video2"));
 	CHECK_EQ_INT(cam_config_set(&c, "width", "1280", err, sizeof(err)), 0);
 	CHECK_EQ_INT(cam_config_set(&c, "height", "720", err, sizeof(err)), 0);
 	CHECK_EQ_INT(cam_config_set(&c, "fps", "15", err, sizeof(err)), 0);
@@ -51,14 +51,14 @@ static void test_good_values(void)
 	CHECK_EQ_INT(cam_config_set(&c, "keyframe_interval", "0", err, sizeof(err)), 0);
 	CHECK_EQ_INT(cam_config_set(&c, "max_viewers", "12", err, sizeof(err)), 0);
 	CHECK_EQ_INT(cam_config_set(&c, "on_demand", "false", err, sizeof(err)), 0);
-	CHECK(!c.on_demand);
+	CHECK(!c.camera.on_demand);
 	CHECK_EQ_INT(cam_config_set(&c, "events", "no", err, sizeof(err)), 0);
 	CHECK(!c.events);
 	CHECK_EQ_INT(cam_config_set(&c, "control", "open", err, sizeof(err)), 0);
 	CHECK_EQ_INT(c.control, CAM_CONTROL_OPEN);
 	CHECK_EQ_INT(cam_config_set(&c, "pin", "1234", err, sizeof(err)), 0);
 	CHECK_EQ_INT(cam_config_set(&c, "pin", "5678", err, sizeof(err)), 0);   /* replaces, no leak */
-	CHECK(!strcmp(c.pin, "5678"));
+	CHECK(!strcmp(c.camera.pin, "5678"));
 	CHECK_EQ_INT(cam_config_set(&c, "control_socket", "/run/cam.sock", err, sizeof(err)), 0);
 	CHECK_EQ_INT(cam_config_set(&c, "speed", "-8", err, sizeof(err)), 0);
 	CHECK_EQ_INT(cam_config_set(&c, "control_timeout_ms", "0", err, sizeof(err)), 0);
@@ -67,9 +67,9 @@ static void test_good_values(void)
 	CHECK_EQ_INT(c.control_timeout_ms, 100);
 	CHECK_EQ_INT(cam_config_set(&c, "telemetry_rate", "10000", err, sizeof(err)), 0);
 	CHECK_EQ_INT(c.telemetry_rate, 10000);
-	CHECK_EQ_INT(c.width, 1280);
-	CHECK_EQ_INT(c.fps, 15);
-	CHECK_EQ_INT(c.speed, -8);
+	CHECK_EQ_INT(c.camera.width, 1280);
+	CHECK_EQ_INT(c.camera.fps, 15);
+	CHECK_EQ_INT(c.camera.speed, -8);
 	CHECK_EQ_INT(cam_config_set(&c, "liveness_ms", "0", err, sizeof(err)), 0);
 	CHECK_EQ_INT(c.liveness_ms, 0);
 	CHECK_EQ_INT(cam_config_set(&c, "liveness_ms", "1000", err, sizeof(err)), 0);
@@ -78,7 +78,7 @@ static void test_good_values(void)
 	CHECK_EQ_INT(c.prepare_timeout_ms, 600000);
 	CHECK_EQ_INT(cam_config_set(&c, "prepare_timeout_ms", "0", err, sizeof(err)), 0);
 	CHECK_EQ_INT(c.prepare_timeout_ms, 0);
-	CHECK_EQ_INT(cam_config_check(&c, err, sizeof(err)), 0);
+	CHECK_EQ_INT(cam_camera_config_check(&c.camera, err, sizeof(err)), 0);
 	cam_config_clear(&c);
 }
 
@@ -108,10 +108,10 @@ static void test_bad_values(void)
 		CHECK_EQ_INT(rc, -EINVAL);
 		CHECK(strstr(err, bad[i][0]) != NULL);   /* the reason names the key */
 		/* ... and the bad value changed nothing. */
-		CHECK_EQ_INT(c.width, 640);
-		CHECK_EQ_INT(c.fps, 30);
-		CHECK_EQ_INT(c.bitrate, 1000000);
-		CHECK(c.on_demand);
+		CHECK_EQ_INT(c.camera.width, 640);
+		CHECK_EQ_INT(c.camera.fps, 30);
+		CHECK_EQ_INT(c.camera.bitrate, 1000000);
+		CHECK(c.camera.on_demand);
 		CHECK_EQ_INT(c.control_timeout_ms, 30000);
 		CHECK_EQ_INT(c.telemetry_rate, 50);
 		CHECK_EQ_INT(c.liveness_ms, 5000);
@@ -124,12 +124,72 @@ static void test_bad_values(void)
 	CHECK_EQ_INT(cam_config_set(&c, "bitrat", "1000000", err, sizeof(err)), -ENOENT);
 	CHECK(strstr(err, "bitrat") != NULL);
 	CHECK_EQ_INT(cam_config_set(&c, "width", "641", err, sizeof(err)), 0);
-	CHECK_EQ_INT(cam_config_check(&c, err, sizeof(err)), -EINVAL);
+	CHECK_EQ_INT(cam_camera_config_check(&c.camera, err, sizeof(err)), -EINVAL);
 	cam_config_clear(&c);
 	cam_config_defaults(&c);
 	cam_config_set(&c, "source", "v4l2", err, sizeof(err));
 	cam_config_set(&c, "device", "video0", err, sizeof(err));
-	CHECK_EQ_INT(cam_config_check(&c, err, sizeof(err)), -EINVAL);
+	CHECK_EQ_INT(cam_camera_config_check(&c.camera, err, sizeof(err)), -EINVAL);
+	cam_config_clear(&c);
+}
+
+/* Cameras: general's camera keys are every camera's defaults, each camera
+ * overrides its own, plugin-wide keys stay in general, and without any
+ * camera section there is the one camera "default". */
+static void test_cameras(void)
+{
+	cam_config c;
+	cam_config_defaults(&c);
+	char err[160] = "";
+	CHECK_EQ_INT(cam_config_set(&c, "fps", "15", err, sizeof(err)), 0);
+	cam_camera_config *front = cam_config_add_camera(&c, "front", err, sizeof(err));
+	CHECK(front != NULL);
+	CHECK_EQ_INT(cam_camera_config_set(front, "width", "320", err, sizeof(err)), 0);
+	CHECK_EQ_INT(cam_camera_config_set(front, "height", "240", err, sizeof(err)), 0);
+	CHECK_EQ_INT(cam_camera_config_set(front, "description", "Front", err, sizeof(err)), 0);
+	cam_camera_config *rear = cam_config_add_camera(&c, "rear_2", err, sizeof(err));
+	CHECK(rear != NULL);
+	front = &c.cameras[0];         /* adding may have moved the array */
+	CHECK_EQ_INT(cam_camera_config_set(rear, "record", "true", err, sizeof(err)), 0);
+	CHECK_EQ_INT(cam_camera_config_set(rear, "admin_key", "x", err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "general") != NULL);
+	CHECK_EQ_INT(cam_camera_config_set(rear, "widht", "320", err, sizeof(err)), -ENOENT);
+	CHECK(strstr(err, "widht") != NULL);
+	CHECK_EQ_INT(cam_camera_config_set(rear, "fps", "500", err, sizeof(err)), -EINVAL);
+	CHECK(cam_config_add_camera(&c, "front", err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "twice") != NULL);
+	CHECK(cam_config_add_camera(&c, "bad id", err, sizeof(err)) == NULL);
+	CHECK(cam_config_add_camera(&c, "", err, sizeof(err)) == NULL);
+	CHECK(cam_config_add_camera(&c, "abcdefghijklmnopqrstuvwxyz0123456", err, sizeof(err)) == NULL);
+	CHECK_EQ_INT(cam_config_finish(&c, err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.n_cameras, 2);
+	CHECK_EQ_INT(c.cameras[0].width, 320);
+	CHECK_EQ_INT(c.cameras[0].fps, 15);
+	CHECK(!strcmp(c.cameras[0].description, "Front"));
+	CHECK_EQ_INT(c.cameras[1].width, 640);
+	CHECK_EQ_INT(c.cameras[1].fps, 15);
+	CHECK(c.cameras[1].record);
+	CHECK(!c.cameras[0].record);
+	CHECK(c.cameras[1].description == NULL);
+	CHECK(cam_config_camera(&c, NULL) == &c.cameras[0]);
+	CHECK(cam_config_camera(&c, "rear_2") == &c.cameras[1]);
+	CHECK(cam_config_camera(&c, "side") == NULL);
+	cam_config_clear(&c);
+	/* No camera section: one camera, "default", from general. */
+	cam_config_defaults(&c);
+	CHECK_EQ_INT(cam_config_set(&c, "width", "320", err, sizeof(err)), 0);
+	CHECK_EQ_INT(cam_config_set(&c, "height", "240", err, sizeof(err)), 0);
+	CHECK_EQ_INT(cam_config_finish(&c, err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.n_cameras, 1);
+	CHECK(!strcmp(c.cameras[0].id, "default"));
+	CHECK_EQ_INT(c.cameras[0].width, 320);
+	cam_config_clear(&c);
+	/* A bad combination in one camera is refused, naming it. */
+	cam_config_defaults(&c);
+	cam_camera_config *odd = cam_config_add_camera(&c, "odd", err, sizeof(err));
+	CHECK_EQ_INT(cam_camera_config_set(odd, "width", "641", err, sizeof(err)), 0);
+	CHECK_EQ_INT(cam_config_finish(&c, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "odd") != NULL);
 	cam_config_clear(&c);
 }
 
@@ -138,5 +198,6 @@ int main(void)
 	RUN(test_defaults);
 	RUN(test_good_values);
 	RUN(test_bad_values);
+	RUN(test_cameras);
 	return check_exit();
 }

@@ -182,6 +182,7 @@ static void test_auth_first_for_admin(void)
 	cam_config_defaults(&cfg);
 	char err[64];
 	cam_config_set(&cfg, "admin_key", "k", err, sizeof(err));
+	CHECK_EQ_INT(cam_config_finish(&cfg, err, sizeof(err)), 0);
 	CHECK_EQ_INT(authorized_code(&cfg, "{\"request\":\"configure\",\"fps\":1000,\"admin_key\":\"x\"}"), CAM_ERROR_UNAUTHORIZED);
 	CHECK_EQ_INT(authorized_code(&cfg, "{\"request\":\"configure\",\"fps\":1000}"), CAM_ERROR_UNAUTHORIZED);
 	CHECK_EQ_INT(authorized_code(&cfg, "{\"request\":\"kick\",\"admin_key\":5}"), CAM_ERROR_UNAUTHORIZED);
@@ -190,6 +191,71 @@ static void test_auth_first_for_admin(void)
 	CHECK_EQ_INT(authorized_code(&cfg, "{\"request\":\"kick\",\"admin_key\":\"k\",\"id\":3}"), 0);
 	CHECK_EQ_INT(authorized_code(&cfg, "{\"request\":\"watch\",\"pin\":3}"), CAM_ERROR_INVALID_ELEMENT);
 	CHECK_EQ_INT(authorized_code(&cfg, "{\"request\":\"nope\"}"), CAM_ERROR_UNKNOWN_REQUEST);
+	cam_config_clear(&cfg);
+}
+
+/* Several cameras: requests name one (or mean the first); each camera's
+ * pin guards its own watch and snapshot; admin requests that change a
+ * camera must name it. */
+static void test_cameras(void)
+{
+	cam_config cfg;
+	cam_config_defaults(&cfg);
+	char err[128];
+	cam_config_set(&cfg, "admin_key", "k", err, sizeof(err));
+	cam_camera_config *front = cam_config_add_camera(&cfg, "front", err, sizeof(err));
+	cam_camera_config *rear = cam_config_add_camera(&cfg, "rear", err, sizeof(err));
+	CHECK(front && rear);
+	CHECK_EQ_INT(cam_camera_config_set(rear, "pin", "9", err, sizeof(err)), 0);
+	CHECK_EQ_INT(cam_config_finish(&cfg, err, sizeof(err)), 0);
+	const char *ok[] = {
+		"{\"request\":\"watch\"}",
+		"{\"request\":\"watch\",\"camera\":\"front\"}",
+		"{\"request\":\"watch\",\"camera\":\"rear\",\"pin\":\"9\"}",
+		"{\"request\":\"snapshot\",\"camera\":\"rear\",\"pin\":\"9\",\"width\":320,\"quality\":50}",
+		"{\"request\":\"info\",\"camera\":\"rear\"}",
+		"{\"request\":\"cameras\"}",
+		"{\"request\":\"list\",\"admin_key\":\"k\"}",
+		"{\"request\":\"record\",\"admin_key\":\"k\",\"camera\":\"rear\"}",
+		"{\"request\":\"stop_record\",\"admin_key\":\"k\",\"camera\":\"front\"}",
+		"{\"request\":\"configure\",\"admin_key\":\"k\",\"camera\":\"front\",\"fps\":10}",
+	};
+	for(size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		CHECK_EQ_INT(authorized_code(&cfg, ok[i]), 0);
+	struct { const char *text; int code; } bad[] = {
+		{"{\"request\":\"watch\",\"camera\":\"side\"}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"watch\",\"camera\":5}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"watch\",\"camera\":\"a b\"}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"watch\",\"camera\":\"\"}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"watch\",\"camera\":\"rear\"}", CAM_ERROR_UNAUTHORIZED},
+		{"{\"request\":\"snapshot\",\"camera\":\"rear\",\"pin\":\"8\"}", CAM_ERROR_UNAUTHORIZED},
+		{"{\"request\":\"snapshot\",\"width\":321}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"snapshot\",\"width\":8}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"snapshot\",\"quality\":0}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"snapshot\",\"quality\":\"high\"}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"record\",\"admin_key\":\"k\"}", CAM_ERROR_MISSING_ELEMENT},
+		{"{\"request\":\"configure\",\"admin_key\":\"k\",\"fps\":10}", CAM_ERROR_MISSING_ELEMENT},
+		{"{\"request\":\"record\",\"camera\":\"front\"}", CAM_ERROR_UNAUTHORIZED},
+		{"{\"request\":\"record\",\"admin_key\":\"x\",\"camera\":\"nope\"}", CAM_ERROR_UNAUTHORIZED},
+		{"{\"request\":\"record\",\"admin_key\":\"k\",\"camera\":\"nope\"}", CAM_ERROR_INVALID_ELEMENT},
+		{"{\"request\":\"kick\",\"admin_key\":\"k\",\"id\":3,\"camera\":\"nope\"}", CAM_ERROR_INVALID_ELEMENT},
+	};
+	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int code = authorized_code(&cfg, bad[i].text);
+		if(code != bad[i].code)
+			fprintf(stderr, "  %s gave %d\n", bad[i].text, code);
+		CHECK_EQ_INT(code, bad[i].code);
+	}
+	/* Which camera a request resolves to. */
+	json_t *body = json_loads("{\"request\":\"info\",\"camera\":\"rear\"}", 0, NULL);
+	cam_request req;
+	CHECK_EQ_INT(cam_request_parse_authorized(body, &cfg, &req, err, sizeof(err)), 0);
+	CHECK_EQ_INT(req.camera_index, 1);
+	json_decref(body);
+	body = json_loads("{\"request\":\"info\"}", 0, NULL);
+	CHECK_EQ_INT(cam_request_parse_authorized(body, &cfg, &req, err, sizeof(err)), 0);
+	CHECK_EQ_INT(req.camera_index, 0);
+	json_decref(body);
 	cam_config_clear(&cfg);
 }
 
@@ -209,6 +275,7 @@ int main(void)
 	RUN(test_huge_strings);
 	RUN(test_auth);
 	RUN(test_auth_first_for_admin);
+	RUN(test_cameras);
 	RUN(test_error_json);
 	return check_exit();
 }

@@ -351,6 +351,14 @@ export class Janus {
 //   raw: whole janus.plugin.camera.jcfg text
 //   nat: extra lines for janus.jcfg's nat section (e.g. 'stun_server = "10.10.0.2"')
 //   eventsUrl: Janus's sample event handler posts plugin events there
+// A janus.plugin.camera.jcfg text: `general` and one category per camera
+// ({id: {key: value}}); values are written as given, so quote strings:
+// jcfg({ admin_key: '"k"' }, { front: { width: 640 } }).
+export function jcfg(general = {}, cameras = {}) {
+  const section = (name, keys) => `${name}: {\n${Object.entries(keys).map(([k, v]) => `\t${k} = ${v}\n`).join('')}}\n`;
+  return [section('general', general), ...Object.entries(cameras).map(([id, keys]) => section(id, keys))].join('');
+}
+
 export async function startJanus({
   plugins = [CAMERA_SO],
   set = {},

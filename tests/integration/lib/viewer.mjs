@@ -129,9 +129,10 @@ export class RtpCounter {
 }
 
 export class Viewer {
-  constructor({ url, name = 'viewer' }) {
+  constructor({ url, name = 'viewer', camera }) {
     this.url = url;
     this.name = name;
+    this.camera = camera; // the camera id to watch (undefined: the plugin's first)
     this.rtp = new RtpCounter();
     this.events = []; // plugin event data, in order
     this.messages = []; // data channel messages (strings), in order
@@ -158,9 +159,10 @@ export class Viewer {
 
   // Sends `watch`; returns its answer data (and keeps the offer).  Does not
   // throw on a plugin error: the caller asserts on it.
-  async watch({ pin, timeout = 10000 } = {}) {
+  async watch({ pin, camera = this.camera, timeout = 10000 } = {}) {
     const body = { request: 'watch' };
     if (pin !== undefined) body.pin = pin;
+    if (camera !== undefined) body.camera = camera;
     this.watchAt = performance.now();
     const r = await this.handle.message(body, { timeout });
     this.offer = r.jsep;
@@ -245,9 +247,9 @@ export class Viewer {
   }
 
   // connect + watch + start, asserting success; the common case.
-  async join({ pin, timeout = 15000 } = {}) {
+  async join({ pin, camera = this.camera, timeout = 15000 } = {}) {
     if (!this.session) await this.connect();
-    const w = await this.watch({ pin, timeout });
+    const w = await this.watch({ pin, camera, timeout });
     if (w.data?.error_code || !w.jsep) {
       throw new Error(`${this.name}: watch failed: ${JSON.stringify(w.data)}`);
     }

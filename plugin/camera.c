@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "camera.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "source.h"
+
+struct cam_camera {
+	cam_camera_config cfg;          /* owned copy */
+	int index;
+	cam_camera_callbacks cb;
+	cam_fanout *fo;
+	cam_pipeline *pipeline;
+	/* The pipeline thread's: the last state other than idle. */
+	cam_source_state last;
+};
+
+/* Pipeline state changes; only failures and recoveries go on. */
+static void on_state(void *opaque, cam_source_state state, const char *error)
+{
+	cam_camera *cam = opaque;
+	bool recovered = state == CAM_SOURCE_RUNNING && cam->last == CAM_SOURCE_ERROR;
+	if(state != CAM_SOURCE_IDLE)
+		cam->last = state;
+	if((state == CAM_SOURCE_ERROR || recovered) && cam->cb.source_event)
+		cam->cb.source_event(cam->cb.opaque, cam, state, error);
+}
+
+static cam_source *source_for(const cam_camera_config *cfg)
+{
+	/* A camera that is absent now is not an error: the pipeline retries. */
+	if(cfg->source == CAM_SOURCE_KIND_V4L2)
+		return cam_source_v4l2_new(cfg->device, cfg->width, cfg->height, cfg->fps);
+	return cam_source_pattern_new(cfg->width, cfg->height, cfg->fps);
+}
+
+cam_camera *cam_camera_new(const cam_camera_config *cfg, int index, uint8_t payload_type,
+	const cam_camera_callbacks *cb, char *err, size_t errlen)
+{
+	cam_camera *cam = calloc(1, sizeof(*cam));
+	if(!cam) {
+		cam_fail(-ENOMEM, err, errlen, "out of memory");
+		return NULL;
+	}
+	cam_camera_config_copy(&cam->cfg, cfg);
+	cam->index = index;
+	cam->cb = *cb;
+	cam->last = CAM_SOURCE_IDLE;
+	cam_source *src = source_for(cfg);
+	cam->fo = cam_fanout_new(cb->send, cb->opaque);
+	cam_pipeline_config pc = {
+		.encoder = {
+			.width = cfg->width, .height = cfg->height, .fps = cfg->fps,
+			.bitrate = cfg->bitrate, .keyframe_interval = cfg->keyframe_interval,
+			.speed = cfg->speed, .threads = cfg->encoder_threads,
+		},
+		.keyframe_min_gap_ms = cfg->keyframe_min_gap_ms,
+		.on_demand = cfg->on_demand,
+		.payload_type = payload_type,
+	};
+	if(src && cam->fo)
+		cam->pipeline = cam_pipeline_new(src, cam->fo, &pc, on_state, cam);
+	if(!cam->pipeline) {
+		cam_fail(-ENOMEM, err, errlen, "camera \"%s\": could not create its %s", cfg->id,
+			!src ? (cfg->source == CAM_SOURCE_KIND_V4L2 ? "V4L2 source" : "test pattern") : "pipeline");
+		cam_source_free(src);
+		cam_fanout_free(cam->fo);
+		cam_camera_config_clear(&cam->cfg);
+		free(cam);
+		return NULL;
+	}
+	return cam;
+}
+
+int cam_camera_start(cam_camera *cam)
+{
+	return cam_pipeline_start(cam->pipeline);
+}
+
+void cam_camera_free(cam_camera *cam)
+{
+	if(!cam)
+		return;
+	cam_pipeline_free(cam->pipeline);
+	cam_fanout_free(cam->fo);
+	cam_camera_config_clear(&cam->cfg);
+	free(cam);
+}
+
+const char *cam_camera_id(const cam_camera *cam)
+{
+	return cam->cfg.id;
+}
+
+int cam_camera_index(const cam_camera *cam)
+{
+	return cam->index;
+}
+
+const cam_camera_config *cam_camera_settings(const cam_camera *cam)
+{
+	return &cam->cfg;
+}
+
+void cam_camera_hold(cam_camera *cam)
+{
+	cam_pipeline_hold(cam->pipeline);
+}
+
+void cam_camera_release(cam_camera *cam)
+{
+	cam_pipeline_release(cam->pipeline);
+}
+
+bool cam_camera_subscribe(cam_camera *cam, void *viewer)
+{
+	if(!cam_fanout_add(cam->fo, viewer))
+		return false;
+	/* The pipeline sees a waiting viewer and forces a key frame. */
+	cam_pipeline_request_keyframe(cam->pipeline);
+	return true;
+}
+
+bool cam_camera_unsubscribe(cam_camera *cam, void *viewer)
+{
+	return cam_fanout_remove(cam->fo, viewer);
+}
+
+void cam_camera_keyframe(cam_camera *cam)
+{
+	cam_pipeline_request_keyframe(cam->pipeline);
+}
+
+int cam_camera_configure(cam_camera *cam, const cam_pipeline_change *change, int timeout_ms,
+	cam_pipeline_result *result)
+{
+	return cam_pipeline_configure(cam->pipeline, change, timeout_ms, result);
+}
+
+void cam_camera_status(cam_camera *cam, cam_pipeline_status *st)
+{
+	cam_pipeline_get_status(cam->pipeline, st);
+}
+
+/* A string that may not be UTF-8 (a device name, an error): null then. */
+static json_t *text_or_null(const char *text)
+{
+	json_t *v = text && *text ? json_string(text) : NULL;
+	return v ? v : json_null();
+}
+
+static json_t *source_json(const cam_camera *cam, const cam_pipeline_status *st)
+{
+	json_t *source = json_object();
+	json_object_set_new(source, "kind", json_string(st->kind));
+	json_object_set_new(source, "device", text_or_null(st->device));
+	json_object_set_new(source, "width", json_integer(st->width));
+	json_object_set_new(source, "height", json_integer(st->height));
+	json_object_set_new(source, "fps", json_integer(st->fps));
+	json_object_set_new(source, "native_format", json_string(st->native_format));
+	json_object_set_new(source, "state", json_string(cam_source_state_name(st->state)));
+	json_object_set_new(source, "error", text_or_null(st->error));
+	json_object_set_new(source, "on_demand", json_boolean(cam->cfg.on_demand));
+	return source;
+}
+
+static json_t *encoder_json(const cam_pipeline_status *st)
+{
+	json_t *encoder = json_object();
+	json_object_set_new(encoder, "codec", json_string("vp8"));
+	json_object_set_new(encoder, "bitrate", json_integer(st->bitrate));
+	json_object_set_new(encoder, "keyframe_interval", json_integer(st->keyframe_interval));
+	json_object_set_new(encoder, "keyframes", json_integer((json_int_t)st->keyframes));
+	json_object_set_new(encoder, "forced_keyframes", json_integer((json_int_t)st->forced_keyframes));
+	json_object_set_new(encoder, "frames", json_integer((json_int_t)st->frames));
+	json_object_set_new(encoder, "bytes", json_integer((json_int_t)st->bytes));
+	return encoder;
+}
+
+json_t *cam_camera_info_json(cam_camera *cam, int viewers)
+{
+	cam_pipeline_status st;
+	cam_pipeline_get_status(cam->pipeline, &st);
+	json_t *info = json_object();
+	json_object_set_new(info, "id", json_string(cam->cfg.id));
+	json_object_set_new(info, "description", text_or_null(cam->cfg.description));
+	json_object_set_new(info, "source", source_json(cam, &st));
+	json_object_set_new(info, "encoder", encoder_json(&st));
+	json_object_set_new(info, "viewers", json_integer(viewers));
+	json_object_set_new(info, "max_viewers", json_integer(cam->cfg.max_viewers));
+	return info;
+}
+
+json_t *cam_camera_summary_json(cam_camera *cam, int viewers)
+{
+	cam_pipeline_status st;
+	cam_pipeline_get_status(cam->pipeline, &st);
+	json_t *entry = json_object();
+	json_object_set_new(entry, "id", json_string(cam->cfg.id));
+	json_object_set_new(entry, "description", text_or_null(cam->cfg.description));
+	json_object_set_new(entry, "source", json_string(st.kind));
+	json_object_set_new(entry, "width", json_integer(st.width));
+	json_object_set_new(entry, "height", json_integer(st.height));
+	json_object_set_new(entry, "fps", json_integer(st.fps));
+	json_object_set_new(entry, "state", json_string(cam_source_state_name(st.state)));
+	json_object_set_new(entry, "viewers", json_integer(viewers));
+	json_object_set_new(entry, "max_viewers", json_integer(cam->cfg.max_viewers));
+	json_object_set_new(entry, "pin", json_boolean(cam->cfg.pin != NULL));
+	return entry;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * One camera: its source, encoder, packetizer and fan-out (through its
+ * pipeline), and what it reports.  The plugin holds one per configured
+ * camera; cameras share nothing, so one camera's failure (unplugged, busy,
+ * a format it cannot give) never touches another.
+ *
+ * Janus-free.  Viewers are opaque pointers, served through the send
+ * callback exactly as cam_fanout describes; the state callback hears only of
+ * failures and recoveries (not of on-demand starts and stops), on the
+ * camera's pipeline thread.
+ */
+#ifndef CAM_CAMERA_H
+#define CAM_CAMERA_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "cam_config.h"
+#include "fanout.h"
+#include "pipeline.h"
+
+typedef struct cam_camera cam_camera;
+
+typedef struct cam_camera_callbacks {
+	cam_fanout_send_fn send;        /* a frame to one viewer; must not block */
+	/* The source failed (ERROR, with a reason) or came back (RUNNING). */
+	void (*source_event)(void *opaque, cam_camera *cam, cam_source_state state, const char *error);
+	void *opaque;
+} cam_camera_callbacks;
+
+/* Builds the camera from its configuration (copied) without starting it.
+ * NULL with a reason in err. */
+cam_camera *cam_camera_new(const cam_camera_config *cfg, int index, uint8_t payload_type,
+	const cam_camera_callbacks *cb, char *err, size_t errlen);
+/* Starts its pipeline thread.  0 or -errno. */
+int cam_camera_start(cam_camera *cam);
+/* Stops and frees; every viewer must have been unsubscribed. */
+void cam_camera_free(cam_camera *cam);
+
+const char *cam_camera_id(const cam_camera *cam);
+/* Its position in the configuration. */
+int cam_camera_index(const cam_camera *cam);
+const cam_camera_config *cam_camera_settings(const cam_camera *cam);
+
+/* Demand (on_demand): held by each viewer from `watch` until it leaves. */
+void cam_camera_hold(cam_camera *cam);
+void cam_camera_release(cam_camera *cam);
+
+/* Subscribes a viewer to the frames (from the next key frame on, which is
+ * forced now); false if it was already subscribed. */
+bool cam_camera_subscribe(cam_camera *cam, void *viewer);
+/* After it returns, the viewer gets nothing more; false if it was not
+ * subscribed.  Never call it from inside send(). */
+bool cam_camera_unsubscribe(cam_camera *cam, void *viewer);
+
+/* A forced key frame, coalesced and rate-limited (PLI, FIR, `keyframe`). */
+void cam_camera_keyframe(cam_camera *cam);
+
+/* Runtime changes (cam_pipeline_configure). */
+int cam_camera_configure(cam_camera *cam, const cam_pipeline_change *change, int timeout_ms,
+	cam_pipeline_result *result);
+
+void cam_camera_status(cam_camera *cam, cam_pipeline_status *st);
+
+/* The `info` answer's camera part: id, description, source, encoder,
+ * viewers (the caller counts them) and max_viewers. */
+json_t *cam_camera_info_json(cam_camera *cam, int viewers);
+/* One entry of the `cameras` answer: what a viewer may know (no secrets). */
+json_t *cam_camera_summary_json(cam_camera *cam, int viewers);
+
+#endif
