@@ -956,7 +956,7 @@
     const v = a.view;
     const body = withCamera(v, { request: 'watch' });
     if (v.pin !== null) body.pin = v.pin;
-    a.handle.send({ message: body, error: (e) => fail(a, `watch: ${describe(e)}`) });
+    a.handle.send({ message: body, success: (r) => syncError(a, r), error: (e) => fail(a, `watch: ${describe(e)}`) });
     a.timers.push(setInterval(() => pollInfo(a), INFO_PERIOD_MS));
     a.timers.push(setInterval(() => pollStats(a), STATS_PERIOD_MS));
     pollInfo(a);
@@ -988,6 +988,12 @@
       if (isControl(v)) control.onController(r.controller ?? null);
     }
     if (jsep && jsep.type === 'offer') answer(a, jsep);
+  }
+
+  // A refusal may come as the request's own (synchronous) answer as well as
+  // an event: both go the same way.
+  function syncError(a, r) {
+    if (isLive(a) && r && r.error_code) onPluginError(a, r.error_code, r.error);
   }
 
   function onPluginError(a, code, reason) {
@@ -1024,7 +1030,7 @@
         a.pc.addEventListener('connectionstatechange', () => {
           if (isLive(a) && a.pc.connectionState === 'failed') fail(a, 'PeerConnection failed');
         });
-        a.handle.send({ message: { request: 'start' }, jsep: ans, error: (e) => fail(a, `start: ${describe(e)}`) });
+        a.handle.send({ message: { request: 'start' }, jsep: ans, success: (r) => syncError(a, r), error: (e) => fail(a, `start: ${describe(e)}`) });
       },
       error: (e) => fail(a, `createAnswer: ${describe(e)}`),
     });

@@ -404,35 +404,6 @@ for (const kind of BROWSERS) {
     assert.ok(rates.rear > 9 && rates.rear < 21, `rear stamp rate ${rates.rear.toFixed(1)}/s (15 fps)`);
     assert.notEqual(first.front.counter, first.rear.counter, 'two counters, not one picture twice');
 
-    // Snapshot buttons: a JPEG of each camera's size, shown in the page.
-    for (const [id, c] of Object.entries(cams)) {
-      const before = Date.now();
-      await tab.click(`section[data-camera="${id}"] [data-f="snapshot"]`);
-      const shot = await waitFor(async () => tab.evaluate((cam) => {
-        const el = document.querySelector(`section[data-camera="${cam}"]`);
-        const img = el.querySelector('[data-f="snapshot-img"]');
-        const snap = window.cameraDemo.view(cam).snapshot;
-        return snap && !snap.error && img.complete && img.naturalWidth ? {
-          snap, w: img.naturalWidth, h: img.naturalHeight, shown: !el.querySelector('[data-f="snapshot-box"]').hidden,
-          info: el.querySelector('[data-f="snapshot-info"]').textContent,
-          download: el.querySelector('[data-f="snapshot-download"]').download,
-        } : null;
-      }, id), { timeout: 10000, what: `${id}: the snapshot shown` });
-      console.log(`# ${kind}: ${id} snapshot: "${shot.info}", ${shot.download}`);
-      assert.equal(`${shot.w}x${shot.h}`, `${c.w}x${c.h}`, `${id}: the snapshot's decoded size`);
-      assert.equal(`${shot.snap.width}x${shot.snap.height}`, `${c.w}x${c.h}`);
-      assert.ok(shot.shown);
-      assert.match(shot.download, new RegExp(`^${id}-.*\\.jpg$`));
-      assert.ok(shot.snap.captured > before - 3000 && shot.snap.captured <= Date.now() + 50, `${id}: captured ${before - shot.snap.captured} ms before the click`);
-    }
-    // Faster than snapshot_rate (2/s per handle): the 490 shows in the page.
-    const err = await waitFor(async () => {
-      await tab.click('section[data-camera="front"] [data-f="snapshot"]');
-      await sleep(20);
-      return (await views(tab)).front.snapshotError.match(/490/);
-    }, { timeout: 10000, interval: 0, what: 'a 490 shown for the front camera' });
-    assert.ok(err);
-
     // The rear viewer kicked: that view reconnects (a new viewer id), the
     // front one keeps its viewer, its PeerConnection and its frames.
     vs = await views(tab);
@@ -451,6 +422,40 @@ for (const kind of BROWSERS) {
     assert.equal(after.front.viewerId, vs.front.viewerId, 'the front view is the same viewer');
     assert.equal(after.front.reconnects, vs.front.reconnects, 'the front view did not reconnect');
     await waitDecoded(tab, { camera: 'front', frames: 15, from: frontBefore.framesDecoded, timeout: 5000 });
+
+    // Snapshot buttons: a JPEG of each camera's size, shown in the page.
+    for (const [id, c] of Object.entries(cams)) {
+      const before = Date.now();
+      await tab.click(`section[data-camera="${id}"] [data-f="snapshot"]`);
+      let last = null;
+      const shot = await waitFor(async () => {
+        last = await tab.evaluate((cam) => {
+          const el = document.querySelector(`section[data-camera="${cam}"]`);
+          const img = el.querySelector('[data-f="snapshot-img"]');
+          return {
+            snap: window.cameraDemo.view(cam).snapshot, complete: img.complete, w: img.naturalWidth, h: img.naturalHeight,
+            shown: !el.querySelector('[data-f="snapshot-box"]').hidden,
+            info: el.querySelector('[data-f="snapshot-info"]').textContent,
+            download: el.querySelector('[data-f="snapshot-download"]').download,
+          };
+        }, id);
+        return last.snap && !last.snap.error && last.complete && last.w ? last : null;
+      }, { timeout: 10000, what: () => `${id}: the snapshot shown (last: ${JSON.stringify(last)})` });
+      console.log(`# ${kind}: ${id} snapshot: "${shot.info}", ${shot.download}`);
+      assert.equal(`${shot.w}x${shot.h}`, `${c.w}x${c.h}`, `${id}: the snapshot's decoded size`);
+      assert.equal(`${shot.snap.width}x${shot.snap.height}`, `${c.w}x${c.h}`);
+      assert.ok(shot.shown);
+      assert.match(shot.download, new RegExp(`^${id}-.*\\.jpg$`));
+      assert.ok(shot.snap.captured > before - 3000 && shot.snap.captured <= Date.now() + 50, `${id}: captured ${before - shot.snap.captured} ms before the click`);
+    }
+    // Faster than snapshot_rate (2/s per handle): the 490 shows in the page.
+    const err = await waitFor(async () => {
+      await tab.click('section[data-camera="front"] [data-f="snapshot"]');
+      await sleep(20);
+      return (await views(tab)).front.snapshotError.match(/490/);
+    }, { timeout: 10000, interval: 0, what: 'a 490 shown for the front camera' });
+    assert.ok(err);
+
     assert.deepEqual(tab.errors, [], 'no uncaught errors');
   });
 
