@@ -404,8 +404,14 @@ for (const kind of BROWSERS) {
     assert.ok(rates.rear > 9 && rates.rear < 21, `rear stamp rate ${rates.rear.toFixed(1)}/s (15 fps)`);
     assert.notEqual(first.front.counter, first.rear.counter, 'two counters, not one picture twice');
 
+    // Control is one per page, through the first shown camera's viewer.
+    await tab.click('#control-take');
+    const c1 = await watching(tab, 'control taken through the front view', { pred: (x) => x.isController });
+    assert.equal(c1.controller, vs.front.viewerId, 'the controller is the front view\'s viewer');
+    assert.match(await tab.evaluate(() => document.getElementById('control-via').textContent), /front/);
+
     // The rear viewer kicked: that view reconnects (a new viewer id), the
-    // front one keeps its viewer, its PeerConnection and its frames.
+    // front one keeps its viewer, its PeerConnection, its frames and control.
     vs = await views(tab);
     const frontBefore = await inboundVideo(tab, 'front');
     const r = await ctx.adminHandle.message({ request: 'kick', admin_key: ADMIN_KEY, camera: 'rear', id: vs.rear.viewerId });
@@ -421,6 +427,7 @@ for (const kind of BROWSERS) {
     assert.deepEqual([...frontStates], ['watching'], 'the front view never left watching');
     assert.equal(after.front.viewerId, vs.front.viewerId, 'the front view is the same viewer');
     assert.equal(after.front.reconnects, vs.front.reconnects, 'the front view did not reconnect');
+    assert.equal((await demo(tab)).isController, true, 'control kept');
     await waitDecoded(tab, { camera: 'front', frames: 15, from: frontBefore.framesDecoded, timeout: 5000 });
 
     // Snapshot buttons: a JPEG of each camera's size, shown in the page.
