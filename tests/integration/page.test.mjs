@@ -454,6 +454,13 @@ for (const kind of BROWSERS) {
       assert.ok(shot.shown);
       assert.match(shot.download, new RegExp(`^${id}-.*\\.jpg$`));
       assert.ok(shot.snap.captured > before - 3000 && shot.snap.captured <= Date.now() + 50, `${id}: captured ${before - shot.snap.captured} ms before the click`);
+      // The picture itself: the pattern's stamp read from the decoded JPEG,
+      // its time the snapshot's `captured` (mod 2^32).
+      const stamp = await readStamp(tab, `section[data-camera="${id}"] [data-f="snapshot-img"]`);
+      assert.ok(!stamp.error, `${id}: a stamp in the snapshot: ${JSON.stringify(stamp)}`);
+      const skew = stamp.timeMs - (shot.snap.captured % 2 ** 32);
+      console.log(`# ${kind}: ${id} snapshot stamp counter ${stamp.counter}, stamp time - captured ${skew} ms`);
+      assert.ok(Math.abs(skew) <= 1000, `${id}: stamp time ${stamp.timeMs} vs captured ${shot.snap.captured}`);
     }
     // Faster than snapshot_rate (2/s per handle): the 490 shows in the page.
     const err = await waitFor(async () => {

@@ -224,15 +224,16 @@ export async function inboundVideo(page, camera = null) {
 }
 
 // Reads the contract's stamp (api.md) from the page's first <video> (or
-// the one `selector` names, e.g. video[data-camera="rear"]):
+// the one `selector` names, e.g. video[data-camera="rear"], or an <img>):
 // draws the current picture to a canvas and decodes the two block rows.
 // Returns {counter, timeMs, width, height, now} or {error}.
 export async function readStamp(page, selector = 'video') {
   return page.evaluate((sel) => {
+    // A <video>, or an <img> (a snapshot) once it has decoded.
     const video = document.querySelector(sel);
-    if (!video || !video.videoWidth) return { error: 'no video picture' };
-    const w = video.videoWidth;
-    const h = video.videoHeight;
+    const w = video ? (video.videoWidth ?? video.naturalWidth) : 0;
+    const h = video ? (video.videoHeight ?? video.naturalHeight) : 0;
+    if (!w) return { error: 'no video picture' };
     const B = w / 40;
     if (B < 4) return { error: `picture too small (${w}x${h})` };
     const canvas = document.createElement('canvas');
