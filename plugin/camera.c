@@ -212,3 +212,35 @@ json_t *cam_camera_summary_json(cam_camera *cam, int viewers)
 	json_object_set_new(entry, "pin", json_boolean(cam->cfg.pin != NULL));
 	return entry;
 }
+
+int cam_cameras_new(cam_cameras *set, const cam_config *cfg, uint8_t payload_type,
+	const cam_camera_callbacks *cb, char *err, size_t errlen)
+{
+	memset(set, 0, sizeof(*set));
+	for(int i = 0; i < cfg->n_cameras && i < CAM_MAX_CAMERAS; i++) {
+		set->list[i] = cam_camera_new(&cfg->cameras[i], i, payload_type, cb, err, errlen);
+		if(!set->list[i]) {
+			cam_cameras_free(set);
+			return -1;
+		}
+		set->count = i + 1;
+	}
+	return 0;
+}
+
+int cam_cameras_start(cam_cameras *set)
+{
+	for(int i = 0; i < set->count; i++) {
+		int rc = cam_camera_start(set->list[i]);
+		if(rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+void cam_cameras_free(cam_cameras *set)
+{
+	for(int i = 0; i < set->count; i++)
+		cam_camera_free(set->list[i]);
+	memset(set, 0, sizeof(*set));
+}

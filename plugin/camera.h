@@ -70,4 +70,17 @@ json_t *cam_camera_info_json(cam_camera *cam, int viewers);
 /* One entry of the `cameras` answer: what a viewer may know (no secrets). */
 json_t *cam_camera_summary_json(cam_camera *cam, int viewers);
 
+/* Every camera of a configuration, in its order. */
+typedef struct cam_cameras {
+	cam_camera *list[CAM_MAX_CAMERAS];
+	int count;
+} cam_cameras;
+
+/* Builds them all (none started): 0, or -1 with the reason and none left. */
+int cam_cameras_new(cam_cameras *set, const cam_config *cfg, uint8_t payload_type,
+	const cam_camera_callbacks *cb, char *err, size_t errlen);
+/* Starts them all: 0, or -errno of the first that did not start. */
+int cam_cameras_start(cam_cameras *set);
+void cam_cameras_free(cam_cameras *set);
+
 #endif
