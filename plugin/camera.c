@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "request.h"
 #include "source.h"
 
 struct cam_camera {
@@ -144,6 +145,35 @@ int cam_camera_configure(cam_camera *cam, const cam_pipeline_change *change, int
 void cam_camera_status(cam_camera *cam, cam_pipeline_status *st)
 {
 	cam_pipeline_get_status(cam->pipeline, st);
+}
+
+int cam_camera_snapshot(cam_camera *cam, int width, int quality, int timeout_ms, cam_jpeg *out,
+	int64_t *captured_ms, char *err, size_t errlen)
+{
+	cam_still still = CAM_STILL_INIT;
+	int rc = cam_pipeline_snapshot(cam->pipeline, timeout_ms, &still);
+	if(rc == -ENODEV || rc == -ETIMEDOUT) {
+		cam_pipeline_status st;
+		cam_pipeline_get_status(cam->pipeline, &st);
+		return cam_fail(CAM_ERROR_SOURCE_UNAVAILABLE, err, errlen, "camera \"%s\": %s", cam->cfg.id,
+			rc == -ETIMEDOUT ? "no picture in time" : st.error[0] ? st.error : "the source is down");
+	}
+	if(rc < 0)
+		return cam_fail(CAM_ERROR_INTERNAL, err, errlen, "snapshot: %s", strerror(-rc));
+	int w = 0, h = 0;
+	if(width > 0 && cam_snapshot_size(still.width, still.height, width, &w, &h) < 0) {
+		cam_fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "width %d: the picture is %dx%d (even, %d..%d)", width,
+			still.width, still.height, CAM_SNAPSHOT_MIN_WIDTH, still.width);
+		cam_still_free(&still);
+		return CAM_ERROR_INVALID_ELEMENT;
+	}
+	cam_frame f = cam_still_as_frame(&still);
+	rc = cam_snapshot_encode(&f, width, quality, out);
+	*captured_ms = still.realtime_ms;
+	cam_still_free(&still);
+	if(rc < 0)
+		return cam_fail(CAM_ERROR_INTERNAL, err, errlen, "snapshot: JPEG encoding failed (%s)", strerror(-rc));
+	return 0;
 }
 
 /* A string that may not be UTF-8 (a device name, an error): null then. */

@@ -20,6 +20,7 @@
 #include "cam_config.h"
 #include "fanout.h"
 #include "pipeline.h"
+#include "snapshot.h"
 
 typedef struct cam_camera cam_camera;
 
@@ -63,6 +64,16 @@ int cam_camera_configure(cam_camera *cam, const cam_pipeline_change *change, int
 	cam_pipeline_result *result);
 
 void cam_camera_status(cam_camera *cam, cam_pipeline_status *st);
+
+/* A JPEG of the next picture the camera captures (from the raw frame, so
+ * never waiting for a key frame; an on_demand camera nobody watches is
+ * started just long enough), `width` wide (0: full size) at `quality`
+ * (1..100).  0, or a contract error code with a reason: 484 for a width
+ * the picture cannot be scaled to, 488 when the source is down or gave no
+ * picture within timeout_ms, 499 otherwise.  *captured_ms: the picture's
+ * capture time (unix ms). */
+int cam_camera_snapshot(cam_camera *cam, int width, int quality, int timeout_ms, cam_jpeg *out,
+	int64_t *captured_ms, char *err, size_t errlen);
 
 /* The `info` answer's camera part: id, description, source, encoder,
  * viewers (the caller counts them) and max_viewers. */

@@ -72,6 +72,10 @@
 #define CAMERA_PACKAGE "janus.plugin.camera"
 #define CAMERA_PT 96
 #define CAMERA_VIDEO_MINDEX 0
+/* How long a snapshot waits for a picture (a camera may take this long to
+ * open), and its quality unless the request says. */
+#define SNAPSHOT_TIMEOUT_MS 3000
+#define SNAPSHOT_QUALITY 85
 /* How long `configure` waits for the pipeline to take a change. */
 #define CONFIGURE_TIMEOUT_MS 3000
 /* The liveness check's period. */
@@ -739,6 +743,32 @@ static json_t *configure(cam_camera *cam, const cam_request *req)
 		"keyframe_interval", a->keyframe_interval, "width", a->width, "height", a->height);
 }
 
+/* `snapshot`: a JPEG of the camera's next picture, within the handle's
+ * snapshot_rate. */
+static json_t *snapshot(camera_session *session, cam_camera *cam, const cam_request *req)
+{
+	janus_mutex_lock(&session->mutex);
+	bool admitted = cam_bucket_take(&session->snapshots, config.snapshot_rate, config.snapshot_rate,
+		g_get_monotonic_time());
+	janus_mutex_unlock(&session->mutex);
+	if(!admitted)
+		return cam_error_json(CAM_ERROR_RATE_LIMITED, "snapshot: more than snapshot_rate per second");
+	char err[256] = "";
+	cam_jpeg jpeg = {0};
+	int64_t captured = 0;
+	int code = cam_camera_snapshot(cam, req->width > 0 ? req->width : 0,
+		req->quality > 0 ? req->quality : SNAPSHOT_QUALITY, SNAPSHOT_TIMEOUT_MS, &jpeg, &captured, err, sizeof(err));
+	if(code)
+		return cam_error_json(code, err);
+	gchar *data = g_base64_encode(jpeg.data, jpeg.size);
+	json_t *reply = json_pack("{sssssssisisIsIss}", "camera", "snapshot", "id", cam_camera_id(cam),
+		"format", "jpeg", "width", jpeg.width, "height", jpeg.height, "captured", (json_int_t)captured,
+		"bytes", (json_int_t)jpeg.size, "data", data);
+	g_free(data);
+	cam_jpeg_free(&jpeg);
+	return reply;
+}
+
 static const char *drop_reason_name(drop_reason reason)
 {
 	return reason == DROP_SILENT ? "silent" : "unanswered";
@@ -849,6 +879,8 @@ static json_t *handle_sync(camera_session *session, const cam_request *req)
 			return info_json(cam);
 		case CAM_REQ_CAMERAS:
 			return cameras_json();
+		case CAM_REQ_SNAPSHOT:
+			return snapshot(session, cam, req);
 		case CAM_REQ_KEYFRAME: {
 			janus_mutex_lock(&session->mutex);
 			cam_camera *watched = session->state != VIEWER_IDLE ? session->cam : NULL;
@@ -1485,6 +1517,7 @@ static void camera_create_session(janus_plugin_session *handle, int *error)
 	session->handle = handle;
 	janus_mutex_init(&session->mutex);
 	janus_refcount_init(&session->ref, session_free);
+	cam_bucket_init(&session->snapshots, config.snapshot_rate, g_get_monotonic_time());
 	handle->plugin_handle = session;
 	janus_mutex_lock(&sessions_mutex);
 	/* Viewer ids are random and unique, and fit a JavaScript number. */
