@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "request.h"
 #include "source.h"
 
 struct cam_camera {
@@ -146,6 +147,35 @@ void cam_camera_status(cam_camera *cam, cam_pipeline_status *st)
 	cam_pipeline_get_status(cam->pipeline, st);
 }
 
+int cam_camera_snapshot(cam_camera *cam, int width, int quality, int timeout_ms, cam_jpeg *out,
+	int64_t *captured_ms, char *err, size_t errlen)
+{
+	cam_still still = CAM_STILL_INIT;
+	int rc = cam_pipeline_snapshot(cam->pipeline, timeout_ms, &still);
+	if(rc == -ENODEV || rc == -ETIMEDOUT) {
+		cam_pipeline_status st;
+		cam_pipeline_get_status(cam->pipeline, &st);
+		return cam_fail(CAM_ERROR_SOURCE_UNAVAILABLE, err, errlen, "camera \"%s\": %s", cam->cfg.id,
+			rc == -ETIMEDOUT ? "no picture in time" : st.error[0] ? st.error : "the source is down");
+	}
+	if(rc < 0)
+		return cam_fail(CAM_ERROR_INTERNAL, err, errlen, "snapshot: %s", strerror(-rc));
+	int w = 0, h = 0;
+	if(width > 0 && cam_snapshot_size(still.width, still.height, width, &w, &h) < 0) {
+		cam_fail(CAM_ERROR_INVALID_ELEMENT, err, errlen, "width %d: the picture is %dx%d (even, %d..%d)", width,
+			still.width, still.height, CAM_SNAPSHOT_MIN_WIDTH, still.width);
+		cam_still_free(&still);
+		return CAM_ERROR_INVALID_ELEMENT;
+	}
+	cam_frame f = cam_still_as_frame(&still);
+	rc = cam_snapshot_encode(&f, width, quality, out);
+	*captured_ms = still.realtime_ms;
+	cam_still_free(&still);
+	if(rc < 0)
+		return cam_fail(CAM_ERROR_INTERNAL, err, errlen, "snapshot: JPEG encoding failed (%s)", strerror(-rc));
+	return 0;
+}
+
 /* A string that may not be UTF-8 (a device name, an error): null then. */
 static json_t *text_or_null(const char *text)
 {
@@ -211,4 +241,36 @@ json_t *cam_camera_summary_json(cam_camera *cam, int viewers)
 	json_object_set_new(entry, "max_viewers", json_integer(cam->cfg.max_viewers));
 	json_object_set_new(entry, "pin", json_boolean(cam->cfg.pin != NULL));
 	return entry;
+}
+
+int cam_cameras_new(cam_cameras *set, const cam_config *cfg, uint8_t payload_type,
+	const cam_camera_callbacks *cb, char *err, size_t errlen)
+{
+	memset(set, 0, sizeof(*set));
+	for(int i = 0; i < cfg->n_cameras && i < CAM_MAX_CAMERAS; i++) {
+		set->list[i] = cam_camera_new(&cfg->cameras[i], i, payload_type, cb, err, errlen);
+		if(!set->list[i]) {
+			cam_cameras_free(set);
+			return -1;
+		}
+		set->count = i + 1;
+	}
+	return 0;
+}
+
+int cam_cameras_start(cam_cameras *set)
+{
+	for(int i = 0; i < set->count; i++) {
+		int rc = cam_camera_start(set->list[i]);
+		if(rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+void cam_cameras_free(cam_cameras *set)
+{
+	for(int i = 0; i < set->count; i++)
+		cam_camera_free(set->list[i]);
+	memset(set, 0, sizeof(*set));
 }

@@ -20,6 +20,7 @@
 #include "cam_config.h"
 #include "fanout.h"
 #include "pipeline.h"
+#include "snapshot.h"
 
 typedef struct cam_camera cam_camera;
 
@@ -64,10 +65,33 @@ int cam_camera_configure(cam_camera *cam, const cam_pipeline_change *change, int
 
 void cam_camera_status(cam_camera *cam, cam_pipeline_status *st);
 
+/* A JPEG of the next picture the camera captures (from the raw frame, so
+ * never waiting for a key frame; an on_demand camera nobody watches is
+ * started just long enough), `width` wide (0: full size) at `quality`
+ * (1..100).  0, or a contract error code with a reason: 484 for a width
+ * the picture cannot be scaled to, 488 when the source is down or gave no
+ * picture within timeout_ms, 499 otherwise.  *captured_ms: the picture's
+ * capture time (unix ms). */
+int cam_camera_snapshot(cam_camera *cam, int width, int quality, int timeout_ms, cam_jpeg *out,
+	int64_t *captured_ms, char *err, size_t errlen);
+
 /* The `info` answer's camera part: id, description, source, encoder,
  * viewers (the caller counts them) and max_viewers. */
 json_t *cam_camera_info_json(cam_camera *cam, int viewers);
 /* One entry of the `cameras` answer: what a viewer may know (no secrets). */
 json_t *cam_camera_summary_json(cam_camera *cam, int viewers);
+
+/* Every camera of a configuration, in its order. */
+typedef struct cam_cameras {
+	cam_camera *list[CAM_MAX_CAMERAS];
+	int count;
+} cam_cameras;
+
+/* Builds them all (none started): 0, or -1 with the reason and none left. */
+int cam_cameras_new(cam_cameras *set, const cam_config *cfg, uint8_t payload_type,
+	const cam_camera_callbacks *cb, char *err, size_t errlen);
+/* Starts them all: 0, or -errno of the first that did not start. */
+int cam_cameras_start(cam_cameras *set);
+void cam_cameras_free(cam_cameras *set);
 
 #endif

@@ -10,12 +10,23 @@
 
 #include "log.h"
 #include "rtp_vp8.h"
+#include "snapshot.h"
 
 /* Back-off between attempts to reopen a failed source. */
 #define REOPEN_MIN_MS 250
 #define REOPEN_MAX_MS 1000
 /* How long one read waits, so that stop and idle are noticed promptly. */
 #define READ_TIMEOUT_MS 200
+
+/* One copy of a captured frame for the snapshot callers waiting for it.
+ * refs: the callers that hold it, plus one for the pipeline while it is
+ * pending or being filled; the last one frees it. */
+typedef struct snap_batch {
+	cam_still still;
+	int refs;
+	bool done;
+	int rc;
+} snap_batch;
 
 struct cam_pipeline {
 	/* Owned by the pipeline thread once it runs. */
@@ -60,6 +71,14 @@ struct cam_pipeline {
 	cam_pipeline_change pending;    /* -1 = no change */
 	bool change_taken, change_done;
 	cam_pipeline_result result;
+	/* Snapshots: the batch the next captured frame fills (NULL = none
+	 * wanted), the callers inside cam_pipeline_snapshot() (free waits for
+	 * them), and whether the source itself is down (open or read failed
+	 * and no frame since). */
+	pthread_cond_t snap_cond;
+	snap_batch *snap_pending;
+	int snap_callers;
+	bool source_down;
 };
 
 const char *cam_source_state_name(cam_source_state state)
@@ -120,6 +139,7 @@ cam_pipeline *cam_pipeline_new(cam_source *src, cam_fanout *fo, const cam_pipeli
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->wake, &attr);
 	pthread_cond_init(&p->applied_cond, &attr);
+	pthread_cond_init(&p->snap_cond, &attr);
 	pthread_condattr_destroy(&attr);
 	p->status.state = CAM_SOURCE_IDLE;
 	p->status.kind = src->ops->kind;
@@ -154,6 +174,11 @@ static void wait_ms(cam_pipeline *p, int ms)
 	pthread_cond_timedwait(&p->wake, &p->lock, &ts);
 }
 
+static const char *source_name(const cam_pipeline *p)
+{
+	return p->src->device ? p->src->device : p->src->ops->kind;
+}
+
 /* Records a state change and tells the plugin; pipeline thread only. */
 static void set_state(cam_pipeline *p, cam_source_state state, const char *error)
 {
@@ -162,13 +187,13 @@ static void set_state(cam_pipeline *p, cam_source_state state, const char *error
 		(error && strcmp(error, p->status.error) != 0);
 	p->status.state = state;
 	snprintf(p->status.error, sizeof(p->status.error), "%s", error ? error : "");
+	pthread_cond_broadcast(&p->snap_cond);    /* a waiting snapshot may give up */
 	pthread_mutex_unlock(&p->lock);
 	if(changed) {
 		if(state == CAM_SOURCE_ERROR)
-			CAM_WARN("source %s: %s", p->src->device ? p->src->device : p->src->ops->kind, error);
+			CAM_WARN("source %s: %s", source_name(p), error);
 		else
-			CAM_INFO("source %s: %s", p->src->device ? p->src->device : p->src->ops->kind,
-				cam_source_state_name(state));
+			CAM_INFO("source %s: %s", source_name(p), cam_source_state_name(state));
 		if(p->on_state)
 			p->on_state(p->opaque, state, error);
 	}
@@ -468,6 +493,66 @@ static void backoff(cam_pipeline *p)
 	p->reopen_delay_ms = p->reopen_delay_ms * 2 > REOPEN_MAX_MS ? REOPEN_MAX_MS : p->reopen_delay_ms * 2;
 }
 
+/* The source could not be opened (prefix "cannot open ") or failed to
+ * deliver: closed, ERROR with the reason (waiting snapshots get -ENODEV at
+ * once), and a back-off before the next attempt, so that a source that
+ * opens but cannot deliver does not spin. */
+static void source_failed(cam_pipeline *p, const char *prefix, int rc)
+{
+	char reason[160];
+	snprintf(reason, sizeof(reason), "%s%s: %s", prefix, source_name(p), strerror(-rc));
+	close_source(p);
+	pthread_mutex_lock(&p->lock);
+	p->source_down = true;
+	pthread_mutex_unlock(&p->lock);
+	set_state(p, CAM_SOURCE_ERROR, reason);
+	backoff(p);
+}
+
+/* Drops one reference to a batch; with the lock held.  Returns the batch
+ * when that was the last one: the caller frees it after unlocking. */
+static snap_batch *batch_unref(snap_batch *b)
+{
+	return --b->refs == 0 ? b : NULL;
+}
+
+static void batch_free(snap_batch *b)
+{
+	if(!b)
+		return;
+	cam_still_free(&b->still);
+	free(b);
+}
+
+/* Copies the frame for the snapshot callers waiting for it, if any: a
+ * memcpy of the planes (into a buffer the first caller sized), nothing
+ * more on this thread. */
+static void serve_snapshot(cam_pipeline *p, snap_batch *b, const cam_frame *f)
+{
+	int rc = cam_still_copy_frame(&b->still, f);
+	pthread_mutex_lock(&p->lock);
+	b->done = true;
+	b->rc = rc;
+	if(rc == 0)
+		p->status.snapshot_copies++;
+	pthread_cond_broadcast(&p->snap_cond);
+	snap_batch *last = batch_unref(b);
+	pthread_mutex_unlock(&p->lock);
+	batch_free(last);
+}
+
+/* Counts a captured frame and takes the pending snapshot batch. */
+static snap_batch *frame_captured(cam_pipeline *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->status.captured++;
+	p->source_down = false;
+	snap_batch *b = p->snap_pending;
+	p->snap_pending = NULL;
+	pthread_mutex_unlock(&p->lock);
+	return b;
+}
+
 static void *pipeline_thread(void *arg)
 {
 	cam_pipeline *p = arg;
@@ -487,6 +572,7 @@ static void *pipeline_thread(void *arg)
 		}
 		if(!active) {
 			if(p->src->is_open || p->status.state != CAM_SOURCE_IDLE) {
+				p->source_down = false;
 				pthread_mutex_unlock(&p->lock);
 				close_source(p);
 				set_state(p, CAM_SOURCE_IDLE, NULL);
@@ -502,11 +588,7 @@ static void *pipeline_thread(void *arg)
 		if(!p->src->is_open) {
 			int rc = cam_source_open(p->src);
 			if(rc < 0) {
-				char reason[160];
-				snprintf(reason, sizeof(reason), "cannot open %s: %s",
-					p->src->device ? p->src->device : p->src->ops->kind, strerror(-rc));
-				set_state(p, CAM_SOURCE_ERROR, reason);
-				backoff(p);
+				source_failed(p, "cannot open ", rc);
 				continue;
 			}
 			/* The back-off resets only once a frame has been read. */
@@ -526,19 +608,13 @@ static void *pipeline_thread(void *arg)
 		if(rc == -EAGAIN)
 			continue;
 		if(rc < 0) {
-			char reason[160];
-			snprintf(reason, sizeof(reason), "%s: %s",
-				p->src->device ? p->src->device : p->src->ops->kind, strerror(-rc));
-			close_source(p);
-			set_state(p, CAM_SOURCE_ERROR, reason);
-			/* A source that opens but cannot deliver must not spin. */
-			backoff(p);
+			source_failed(p, "", rc);
 			continue;
 		}
 		p->reopen_delay_ms = REOPEN_MIN_MS;
-		pthread_mutex_lock(&p->lock);
-		p->status.captured++;
-		pthread_mutex_unlock(&p->lock);
+		snap_batch *snap = frame_captured(p);
+		if(snap)
+			serve_snapshot(p, snap, &frame);
 		encode_and_send(p, &frame);
 	}
 	close_source(p);
@@ -554,22 +630,33 @@ int cam_pipeline_start(cam_pipeline *p)
 	return 0;
 }
 
+/* Stops the thread and cancels waiting snapshots, then waits until every
+ * snapshot caller is out (they must not touch the pipeline afterwards). */
+static void stop_thread(cam_pipeline *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_broadcast(&p->wake);
+	pthread_cond_broadcast(&p->applied_cond);
+	pthread_cond_broadcast(&p->snap_cond);
+	while(p->snap_callers > 0)
+		pthread_cond_wait(&p->snap_cond, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+	if(p->thread_started)
+		pthread_join(p->thread, NULL);
+}
+
 void cam_pipeline_free(cam_pipeline *p)
 {
 	if(!p)
 		return;
-	if(p->thread_started) {
-		pthread_mutex_lock(&p->lock);
-		p->stop = true;
-		pthread_cond_broadcast(&p->wake);
-		pthread_cond_broadcast(&p->applied_cond);
-		pthread_mutex_unlock(&p->lock);
-		pthread_join(p->thread, NULL);
-	}
+	stop_thread(p);
+	batch_free(p->snap_pending);
 	cam_encoder_free(p->enc);
 	cam_source_free(p->src);
 	pthread_cond_destroy(&p->wake);
 	pthread_cond_destroy(&p->applied_cond);
+	pthread_cond_destroy(&p->snap_cond);
 	pthread_mutex_destroy(&p->lock);
 	pthread_mutex_destroy(&p->configure_lock);
 	free(p->buf);
@@ -578,22 +665,26 @@ void cam_pipeline_free(cam_pipeline *p)
 	free(p);
 }
 
+/* Adds delta (+1 or -1) to the holders; with the lock held. */
+static void add_holder(cam_pipeline *p, int delta)
+{
+	if(delta > 0 || p->holders > 0)
+		p->holders += delta;
+	p->status.holders = p->holders;
+	pthread_cond_broadcast(&p->wake);
+}
+
 void cam_pipeline_hold(cam_pipeline *p)
 {
 	pthread_mutex_lock(&p->lock);
-	p->holders++;
-	p->status.holders = p->holders;
-	pthread_cond_broadcast(&p->wake);
+	add_holder(p, 1);
 	pthread_mutex_unlock(&p->lock);
 }
 
 void cam_pipeline_release(cam_pipeline *p)
 {
 	pthread_mutex_lock(&p->lock);
-	if(p->holders > 0)
-		p->holders--;
-	p->status.holders = p->holders;
-	pthread_cond_broadcast(&p->wake);
+	add_holder(p, -1);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -653,4 +744,121 @@ void cam_pipeline_get_status(cam_pipeline *p, cam_pipeline_status *st)
 	pthread_mutex_lock(&p->lock);
 	*st = p->status;
 	pthread_mutex_unlock(&p->lock);
+}
+
+/* A batch with room for a width x height frame, touched so that the
+ * pipeline thread's copy takes no page faults; NULL when out of memory. */
+static snap_batch *batch_new(int width, int height)
+{
+	snap_batch *b = calloc(1, sizeof(*b));
+	if(!b || cam_still_reserve(&b->still, width, height) < 0) {
+		free(b);
+		return NULL;
+	}
+	memset(b->still.planes[0], 0, b->still.capacity);
+	return b;
+}
+
+/* The pending batch, made if there is none, with a reference for the
+ * caller; with the lock held (released while a new one is allocated).
+ * NULL when out of memory. */
+static snap_batch *join_batch(cam_pipeline *p)
+{
+	if(!p->snap_pending) {
+		int w = p->status.width, h = p->status.height;
+		pthread_mutex_unlock(&p->lock);
+		snap_batch *fresh = batch_new(w, h);
+		pthread_mutex_lock(&p->lock);
+		if(!fresh)
+			return NULL;
+		if(p->snap_pending) {
+			/* Another caller was quicker: share its batch. */
+			pthread_mutex_unlock(&p->lock);
+			batch_free(fresh);
+			pthread_mutex_lock(&p->lock);
+		} else {
+			fresh->refs = 1;    /* the pipeline's, until it has filled it */
+			p->snap_pending = fresh;
+		}
+	}
+	p->snap_pending->refs++;
+	return p->snap_pending;
+}
+
+/* Waits until the batch is filled, the source fails, the pipeline stops or
+ * the deadline passes; with the lock held. */
+static int wait_batch(cam_pipeline *p, snap_batch *b, int timeout_ms)
+{
+	struct timespec deadline = deadline_in(timeout_ms);
+	while(!b->done) {
+		if(p->stop)
+			return -ECANCELED;
+		if(p->source_down)
+			return -ENODEV;
+		if(pthread_cond_timedwait(&p->snap_cond, &p->lock, &deadline) == ETIMEDOUT && !b->done)
+			return p->stop ? -ECANCELED : (p->source_down ? -ENODEV : -ETIMEDOUT);
+	}
+	return b->rc;
+}
+
+/* Gives the filled batch's picture to out (moved when no other caller
+ * shares the batch, else copied) and drops the caller's reference; called
+ * without the lock.  A batch given up on is withdrawn when nobody else
+ * waits for it. */
+static int leave_batch(cam_pipeline *p, snap_batch *b, int rc, cam_still *out)
+{
+	if(rc == 0) {
+		pthread_mutex_lock(&p->lock);
+		/* Once filled, nobody joins a batch any more: alone stays alone. */
+		bool alone = b->refs == 1;
+		pthread_mutex_unlock(&p->lock);
+		if(alone) {
+			cam_still old = *out;
+			*out = b->still;
+			b->still = CAM_STILL_INIT;
+			cam_still_free(&old);
+		} else {
+			rc = cam_still_copy(out, &b->still);
+		}
+	}
+	pthread_mutex_lock(&p->lock);
+	snap_batch *last = batch_unref(b);
+	if(!last && p->snap_pending == b && b->refs == 1) {
+		p->snap_pending = NULL;
+		last = batch_unref(b);
+	}
+	pthread_mutex_unlock(&p->lock);
+	batch_free(last);
+	return rc;
+}
+
+int cam_pipeline_snapshot(cam_pipeline *p, int timeout_ms, cam_still *out)
+{
+	if(!p || !out || timeout_ms < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&p->lock);
+	if(p->stop || p->source_down) {
+		int rc = p->stop ? -ECANCELED : -ENODEV;
+		pthread_mutex_unlock(&p->lock);
+		return rc;
+	}
+	p->snap_callers++;
+	p->status.snapshot_callers = p->snap_callers;
+	bool hold = p->cfg.on_demand;
+	if(hold)
+		add_holder(p, 1);
+	snap_batch *b = join_batch(p);
+	int rc = b ? wait_batch(p, b, timeout_ms) : -ENOMEM;
+	if(hold)
+		add_holder(p, -1);
+	pthread_mutex_unlock(&p->lock);
+	if(b)
+		rc = leave_batch(p, b, rc, out);
+	pthread_mutex_lock(&p->lock);
+	p->snap_callers--;
+	p->status.snapshot_callers = p->snap_callers;
+	if(p->stop)
+		pthread_cond_broadcast(&p->snap_cond);
+	pthread_mutex_unlock(&p->lock);
+	return rc;
 }

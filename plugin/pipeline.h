@@ -12,6 +12,7 @@
  * request), and after a restart; requests are coalesced and at most one
  * forced key frame is made per keyframe_min_gap_ms.  With on_demand, the
  * source is closed and nothing is encoded while nobody holds the pipeline.
+ * cam_pipeline_snapshot() hands the next raw frame to any thread.
  * A failing source is closed and reopened with back-off; the state callback
  * reports it.
  */
@@ -23,6 +24,7 @@
 
 #include "encoder.h"
 #include "fanout.h"
+#include "snapshot.h"
 #include "source.h"
 
 typedef enum cam_source_state {
@@ -52,7 +54,9 @@ typedef struct cam_pipeline_status {
 	uint64_t bytes;
 	uint64_t captured;              /* frames read from the source */
 	uint64_t forced_keyframes;
-	int holders;
+	int holders;                    /* viewers, plus snapshots of an on_demand pipeline */
+	uint64_t snapshot_copies;       /* frames copied for snapshots (one per batch of callers) */
+	int snapshot_callers;           /* inside cam_pipeline_snapshot() now */
 } cam_pipeline_status;
 
 /* Called on the pipeline thread whenever the source state changes (idle,
@@ -109,5 +113,20 @@ int cam_pipeline_configure(cam_pipeline *p, const cam_pipeline_change *change, i
 	cam_pipeline_result *result);
 
 void cam_pipeline_get_status(cam_pipeline *p, cam_pipeline_status *st);
+
+/* The next frame the source captures, raw (I420), for a snapshot: any
+ * thread may call it; the pipeline thread only copies that frame once for
+ * all the callers waiting at the time (no JPEG work there), so capture and
+ * encoding go on at their pace.  An on_demand pipeline is held while the
+ * call waits, so it starts the source when nobody watches (and stops it
+ * again after, as usual).  *out is a still from CAM_STILL_INIT or an earlier
+ * call (its buffer is reused or replaced; the caller frees it with
+ * cam_still_free()); it is changed only on success.  Returns 0; -ENODEV at
+ * once when the source is down (it failed to open or to deliver, and has
+ * not delivered since), also while waiting; -ETIMEDOUT when no frame came
+ * within timeout_ms; -ECANCELED when the pipeline is being freed
+ * (cam_pipeline_free() waits for waiting callers to return; no call may
+ * start once it has begun); -ENOMEM; -EINVAL. */
+int cam_pipeline_snapshot(cam_pipeline *p, int timeout_ms, cam_still *out);
 
 #endif

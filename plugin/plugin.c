@@ -72,6 +72,10 @@
 #define CAMERA_PACKAGE "janus.plugin.camera"
 #define CAMERA_PT 96
 #define CAMERA_VIDEO_MINDEX 0
+/* How long a snapshot waits for a picture (a camera may take this long to
+ * open), and its quality unless the request says. */
+#define SNAPSHOT_TIMEOUT_MS 3000
+#define SNAPSHOT_QUALITY 85
 /* How long `configure` waits for the pipeline to take a change. */
 #define CONFIGURE_TIMEOUT_MS 3000
 /* The liveness check's period. */
@@ -213,8 +217,7 @@ static GHashTable *sessions;            /* janus_plugin_session* -> camera_sessi
 static GHashTable *sessions_by_id;      /* uint64 id -> camera_session* (no reference) */
 static janus_mutex sessions_mutex = JANUS_MUTEX_INITIALIZER;
 /* The cameras, in the configuration's order; fixed from init to destroy. */
-static cam_camera *cameras[CAM_MAX_CAMERAS];
-static int n_cameras;
+static cam_cameras cams;
 static cam_control *control;
 static volatile gint sdp_version;
 /* Source events sent so far per camera, and who got which
@@ -596,8 +599,8 @@ static json_t *info_json(cam_camera *cam)
 static json_t *cameras_json(void)
 {
 	json_t *list = json_array();
-	for(int i = 0; i < n_cameras; i++)
-		json_array_append_new(list, cam_camera_summary_json(cameras[i], count_watchers(cameras[i])));
+	for(int i = 0; i < cams.count; i++)
+		json_array_append_new(list, cam_camera_summary_json(cams.list[i], count_watchers(cams.list[i])));
 	return json_pack("{ssso}", "camera", "cameras", "cameras", list);
 }
 
@@ -740,6 +743,32 @@ static json_t *configure(cam_camera *cam, const cam_request *req)
 		"keyframe_interval", a->keyframe_interval, "width", a->width, "height", a->height);
 }
 
+/* `snapshot`: a JPEG of the camera's next picture, within the handle's
+ * snapshot_rate. */
+static json_t *snapshot(camera_session *session, cam_camera *cam, const cam_request *req)
+{
+	janus_mutex_lock(&session->mutex);
+	bool admitted = cam_bucket_take(&session->snapshots, config.snapshot_rate, config.snapshot_rate,
+		g_get_monotonic_time());
+	janus_mutex_unlock(&session->mutex);
+	if(!admitted)
+		return cam_error_json(CAM_ERROR_RATE_LIMITED, "snapshot: more than snapshot_rate per second");
+	char err[256] = "";
+	cam_jpeg jpeg = {0};
+	int64_t captured = 0;
+	int code = cam_camera_snapshot(cam, req->width > 0 ? req->width : 0,
+		req->quality > 0 ? req->quality : SNAPSHOT_QUALITY, SNAPSHOT_TIMEOUT_MS, &jpeg, &captured, err, sizeof(err));
+	if(code)
+		return cam_error_json(code, err);
+	gchar *data = g_base64_encode(jpeg.data, jpeg.size);
+	json_t *reply = json_pack("{sssssssisisIsIss}", "camera", "snapshot", "id", cam_camera_id(cam),
+		"format", "jpeg", "width", jpeg.width, "height", jpeg.height, "captured", (json_int_t)captured,
+		"bytes", (json_int_t)jpeg.size, "data", data);
+	g_free(data);
+	cam_jpeg_free(&jpeg);
+	return reply;
+}
+
 static const char *drop_reason_name(drop_reason reason)
 {
 	return reason == DROP_SILENT ? "silent" : "unanswered";
@@ -843,13 +872,15 @@ static json_t *handle_sync(camera_session *session, const cam_request *req)
 {
 	char err[256] = "";
 	int code = 0;
-	cam_camera *cam = cameras[req->camera_index];
+	cam_camera *cam = cams.list[req->camera_index];
 	cam_camera *named = req->camera ? cam : NULL;
 	switch(req->kind) {
 		case CAM_REQ_INFO:
 			return info_json(cam);
 		case CAM_REQ_CAMERAS:
 			return cameras_json();
+		case CAM_REQ_SNAPSHOT:
+			return snapshot(session, cam, req);
 		case CAM_REQ_KEYFRAME: {
 			janus_mutex_lock(&session->mutex);
 			cam_camera *watched = session->state != VIEWER_IDLE ? session->cam : NULL;
@@ -1074,7 +1105,7 @@ static json_t *handle_async(camera_session *session, const cam_request *req, jso
 			char *sdp = build_offer();
 			if(!sdp)
 				return cam_error_json(CAM_ERROR_INTERNAL, "could not build the offer");
-			int code = admit(session, cameras[req->camera_index], err, sizeof(err));
+			int code = admit(session, cams.list[req->camera_index], err, sizeof(err));
 			if(code) {
 				g_free(sdp);
 				return cam_error_json(code, err);
@@ -1320,41 +1351,6 @@ static void stop_workers(void)
 		g_thread_pool_free(pool, FALSE, TRUE);
 }
 
-static void cameras_free(void)
-{
-	for(int i = 0; i < n_cameras; i++) {
-		cam_camera_free(cameras[i]);
-		cameras[i] = NULL;
-	}
-	n_cameras = 0;
-}
-
-/* Builds every configured camera (none started).  0, or -1 after logging
- * why (and with none left). */
-static int cameras_new(void)
-{
-	cam_camera_callbacks cb = {.send = fanout_send, .source_event = on_source_event};
-	for(n_cameras = 0; n_cameras < config.n_cameras; n_cameras++) {
-		char err[256] = "";
-		cameras[n_cameras] = cam_camera_new(&config.cameras[n_cameras], n_cameras, CAMERA_PT, &cb, err, sizeof(err));
-		if(!cameras[n_cameras]) {
-			JANUS_LOG(LOG_FATAL, "[camera] %s\n", err);
-			cameras_free();
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int cameras_start(void)
-{
-	for(int i = 0; i < n_cameras; i++) {
-		if(cam_camera_start(cameras[i]) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 static int camera_init(janus_callbacks *callback, const char *config_path)
 {
 	if(g_atomic_int_get(&stopping))
@@ -1369,7 +1365,10 @@ static int camera_init(janus_callbacks *callback, const char *config_path)
 		return -1;
 	}
 	gateway = callback;
-	if(cameras_new() < 0) {
+	cam_camera_callbacks cb = {.send = fanout_send, .source_event = on_source_event};
+	char err[256] = "";
+	if(cam_cameras_new(&cams, &config, CAMERA_PT, &cb, err, sizeof(err)) < 0) {
+		JANUS_LOG(LOG_FATAL, "[camera] %s\n", err);
 		cam_config_clear(&config);
 		return -1;
 	}
@@ -1386,10 +1385,9 @@ static int camera_init(janus_callbacks *callback, const char *config_path)
 		.telemetry_rate = config.telemetry_rate,
 	};
 	cam_control_callbacks ccb = {.telemetry = on_telemetry, .controller = on_controller};
-	char cerr[256] = "";
-	control = cam_control_new(&cs, &ccb, NULL, cerr, sizeof(cerr));
+	control = cam_control_new(&cs, &ccb, NULL, err, sizeof(err));
 	if(!control)
-		JANUS_LOG(LOG_FATAL, "[camera] device control: %s\n", cerr);
+		JANUS_LOG(LOG_FATAL, "[camera] device control: %s\n", err);
 	GError *error = NULL;
 	/* No limit on the workers, as Janus's own task pool: an offer holds its
 	 * worker while ICE gathers (up to 5 s), and a fixed number would let
@@ -1401,7 +1399,7 @@ static int camera_init(janus_callbacks *callback, const char *config_path)
 	if(workers && (config.liveness_ms > 0 || config.prepare_timeout_ms > 0))
 		watchdog_thread = g_thread_try_new("camera watchdog", watchdog, NULL, &error);
 	bool watchdog_ok = watchdog_thread || (config.liveness_ms == 0 && config.prepare_timeout_ms == 0);
-	if(!control || !workers || !watchdog_ok || cameras_start() < 0) {
+	if(!control || !workers || !watchdog_ok || cam_cameras_start(&cams) < 0) {
 		JANUS_LOG(LOG_FATAL, "[camera] could not start: %s\n", error ? error->message : "out of resources");
 		if(error)
 			g_error_free(error);
@@ -1409,20 +1407,20 @@ static int camera_init(janus_callbacks *callback, const char *config_path)
 		stop_workers();
 		cam_control_free(control);
 		control = NULL;
-		cameras_free();
+		cam_cameras_free(&cams);
 		g_hash_table_destroy(sessions_by_id);
 		g_hash_table_destroy(sessions);
 		cam_config_clear(&config);
 		return -1;
 	}
 	g_atomic_int_set(&initialized, 1);
-	for(int i = 0; i < n_cameras; i++) {
-		const cam_camera_config *c = cam_camera_settings(cameras[i]);
+	for(int i = 0; i < cams.count; i++) {
+		const cam_camera_config *c = cam_camera_settings(cams.list[i]);
 		JANUS_LOG(LOG_INFO, "[camera] camera \"%s\": %s %dx%d@%d, %d bit/s, key frames every %d s%s\n",
 			c->id, c->source == CAM_SOURCE_KIND_PATTERN ? "test pattern" : c->device, c->width, c->height,
 			c->fps, c->bitrate, c->keyframe_interval, c->on_demand ? ", on demand" : "");
 	}
-	JANUS_LOG(LOG_INFO, "[camera] %s initialized: %d camera%s\n", CAMERA_NAME, n_cameras, n_cameras == 1 ? "" : "s");
+	JANUS_LOG(LOG_INFO, "[camera] %s initialized: %d camera%s\n", CAMERA_NAME, cams.count, cams.count == 1 ? "" : "s");
 	return 0;
 }
 
@@ -1461,7 +1459,7 @@ static void camera_destroy(void)
 		janus_mutex_unlock(&session->mutex);
 	}
 	janus_mutex_unlock(&sessions_mutex);
-	cameras_free();
+	cam_cameras_free(&cams);
 	janus_mutex_lock(&sessions_mutex);
 	g_hash_table_destroy(sessions_by_id);
 	sessions_by_id = NULL;
@@ -1519,6 +1517,7 @@ static void camera_create_session(janus_plugin_session *handle, int *error)
 	session->handle = handle;
 	janus_mutex_init(&session->mutex);
 	janus_refcount_init(&session->ref, session_free);
+	cam_bucket_init(&session->snapshots, config.snapshot_rate, g_get_monotonic_time());
 	handle->plugin_handle = session;
 	janus_mutex_lock(&sessions_mutex);
 	/* Viewer ids are random and unique, and fit a JavaScript number. */

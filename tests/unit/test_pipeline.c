@@ -2,7 +2,8 @@
 /*
  * The pipeline with the real pattern source, encoder and packetizer: on-demand
  * start and stop, a key frame for a joining viewer, coalesced key-frame
- * requests, and runtime configuration.
+ * requests, runtime configuration, and snapshots (the next raw frame, for
+ * any thread, without slowing the pipeline).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -15,6 +16,7 @@
 #include "check.h"
 #include "pipeline.h"
 #include "rtp_vp8.h"
+#include "stamp.h"
 
 typedef struct sink {
 	atomic_int frames, keyframes, bad_packets;
@@ -344,6 +346,315 @@ static void test_encoder_failure_recovers(void)
 	cam_fanout_free(fo);
 }
 
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* The still is the pattern's frame: its stamp says its own counter and time. */
+static void check_still_stamp(const cam_still *s)
+{
+	uint32_t counter = 0, t = 0;
+	CHECK(s->planes[0] != NULL &&
+		cam_stamp_read(s->planes[0], s->strides[0], s->width, s->height, &counter, &t));
+	CHECK_EQ_INT(counter, s->counter);
+	CHECK_EQ_INT(t, (uint32_t)s->realtime_ms);
+}
+
+static void test_snapshot_running(void)
+{
+	cam_fanout *fo = cam_fanout_new(send_cb, NULL);
+	cam_pipeline *p = make(fo, false, 250);
+	usleep(300000);
+	cam_still s = CAM_STILL_INIT;
+	int64_t last = -1;
+	for(int i = 0; i < 5; i++) {
+		struct timespec t0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		CHECK_EQ_INT(cam_pipeline_snapshot(p, 1000, &s), 0);
+		long took = ms_since(&t0);
+		/* The pattern's counter counts every frame read since it opened,
+		 * as `captured` does since the pipeline started. */
+		int64_t newest = (int64_t)status(p).captured - 1;
+		printf("# snapshot %d: counter %u, newest %lld, %ld ms\n", i, s.counter, (long long)newest, took);
+		CHECK(newest - s.counter >= 0 && newest - s.counter <= 2);
+		CHECK((int64_t)s.counter > last);    /* the next frame, never one given before */
+		CHECK(took < 500);
+		last = s.counter;
+		CHECK_EQ_INT(s.width, 320);
+		CHECK_EQ_INT(s.height, 240);
+		check_still_stamp(&s);
+	}
+	CHECK_EQ_INT(status(p).snapshot_copies, 5);
+	CHECK_EQ_INT(status(p).snapshot_callers, 0);
+	cam_still_free(&s);
+	cam_pipeline_free(p);
+	cam_fanout_free(fo);
+}
+
+static void test_snapshot_on_demand(void)
+{
+	cam_fanout *fo = cam_fanout_new(send_cb, NULL);
+	cam_pipeline *p = make(fo, true, 250);
+	usleep(200000);
+	CHECK_EQ_INT(status(p).state, CAM_SOURCE_IDLE);
+	CHECK_EQ_INT(status(p).captured, 0);
+	cam_still s = CAM_STILL_INIT;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_EQ_INT(cam_pipeline_snapshot(p, 3000, &s), 0);
+	long took = ms_since(&t0);
+	printf("# snapshot of an idle on-demand pipeline: %ld ms, counter %u\n", took, s.counter);
+	CHECK(took < 1000);
+	CHECK(s.counter <= 2);                   /* one of the first frames after opening */
+	check_still_stamp(&s);
+	CHECK_EQ_INT(status(p).holders, 0);      /* held only during the call */
+	/* Released: the source goes idle again and nothing more is captured. */
+	for(int i = 0; i < 200 && status(p).state != CAM_SOURCE_IDLE; i++)
+		usleep(10000);
+	CHECK_EQ_INT(status(p).state, CAM_SOURCE_IDLE);
+	uint64_t captured = status(p).captured;
+	CHECK(captured >= 1);
+	usleep(300000);
+	CHECK_EQ_INT(status(p).captured, captured);
+	cam_still_free(&s);
+	cam_pipeline_free(p);
+	cam_fanout_free(fo);
+}
+
+/* A source that cannot open (a camera that is not there), or that opens
+ * and never delivers (a stuck one). */
+typedef struct stub_source {
+	cam_source base;
+	bool stall;
+} stub_source;
+
+static int stub_open(cam_source *s)
+{
+	if(!((stub_source *)s)->stall)
+		return -ENODEV;
+	s->is_open = true;
+	return 0;
+}
+
+static int stub_read(cam_source *s, cam_frame *f, int timeout_ms)
+{
+	usleep((useconds_t)timeout_ms * 1000);
+	return -EAGAIN;
+}
+
+static const cam_source_ops stub_ops = {
+	.kind = "stub", .open = stub_open, .read = stub_read, .close = odd_close,
+	.set_format = odd_set_format, .destroy = odd_destroy,
+};
+
+static cam_pipeline *make_stub(cam_fanout *fo, bool stall, bool on_demand)
+{
+	stub_source *src = calloc(1, sizeof(*src));
+	src->base = (cam_source){.ops = &stub_ops, .width = 320, .height = 240, .fps = 30};
+	src->stall = stall;
+	cam_pipeline_config cfg = {
+		.encoder = {.width = 320, .height = 240, .fps = 30, .bitrate = 500000},
+		.keyframe_min_gap_ms = 250, .on_demand = on_demand, .payload_type = 96,
+	};
+	cam_pipeline *p = cam_pipeline_new(&src->base, fo, &cfg, NULL, NULL);
+	CHECK_EQ_INT(cam_pipeline_start(p), 0);
+	return p;
+}
+
+static void test_snapshot_source_down(void)
+{
+	cam_fanout *fo = cam_fanout_new(send_cb, NULL);
+	/* Always on, already failing: refused at once. */
+	cam_pipeline *p = make_stub(fo, false, false);
+	for(int i = 0; i < 200 && status(p).state != CAM_SOURCE_ERROR; i++)
+		usleep(5000);
+	CHECK_EQ_INT(status(p).state, CAM_SOURCE_ERROR);
+	cam_still s = CAM_STILL_INIT;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_EQ_INT(cam_pipeline_snapshot(p, 3000, &s), -ENODEV);
+	long took = ms_since(&t0);
+	CHECK(took < 100);    /* no waiting: a lock and a flag */
+	CHECK(s.planes[0] == NULL && s.width == 0);
+	cam_pipeline_free(p);
+	/* On demand and idle: the call starts it, the open fails, the answer
+	 * comes then (not after the timeout), and the hold is given back. */
+	p = make_stub(fo, false, true);
+	usleep(100000);
+	CHECK_EQ_INT(status(p).state, CAM_SOURCE_IDLE);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_EQ_INT(cam_pipeline_snapshot(p, 3000, &s), -ENODEV);
+	took = ms_since(&t0);
+	printf("# snapshot of a failing source: -ENODEV after %ld ms (on demand)\n", took);
+	CHECK(took < 500);
+	CHECK_EQ_INT(status(p).holders, 0);
+	CHECK(s.planes[0] == NULL);
+	cam_pipeline_free(p);
+	cam_fanout_free(fo);
+}
+
+static void test_snapshot_timeout(void)
+{
+	cam_fanout *fo = cam_fanout_new(send_cb, NULL);
+	cam_pipeline *p = make_stub(fo, true, false);
+	usleep(100000);
+	cam_still s = CAM_STILL_INIT;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_EQ_INT(cam_pipeline_snapshot(p, 300, &s), -ETIMEDOUT);
+	long took = ms_since(&t0);
+	CHECK(took >= 290 && took < 1000);
+	CHECK_EQ_INT(status(p).snapshot_callers, 0);
+	CHECK_EQ_INT(cam_pipeline_snapshot(p, -1, &s), -EINVAL);
+	CHECK_EQ_INT(cam_pipeline_snapshot(p, 100, NULL), -EINVAL);
+	cam_pipeline_free(p);
+	cam_fanout_free(fo);
+}
+
+typedef struct snapper {
+	cam_pipeline *p;
+	pthread_t thread;
+	atomic_int *stop;
+	int timeout_ms;          /* > 0; < 0: a different one each call, 1..-timeout_ms */
+	int rc;                  /* the last error, or 0 */
+	int got, out_of_order, bad_stamps, encoded, timeouts;
+	uint32_t last;
+} snapper;
+
+static void *snap_loop(void *arg)
+{
+	snapper *sn = arg;
+	cam_still s = CAM_STILL_INIT;
+	do {
+		int timeout = sn->timeout_ms > 0 ? sn->timeout_ms : 1 + (sn->got + sn->timeouts * 7) % -sn->timeout_ms;
+		int rc = cam_pipeline_snapshot(sn->p, timeout, &s);
+		if(rc == -ETIMEDOUT && sn->timeout_ms < 0) {
+			sn->timeouts++;
+			continue;
+		}
+		if(rc < 0) {
+			sn->rc = rc;
+			break;
+		}
+		if(sn->got > 0 && s.counter <= sn->last)
+			sn->out_of_order++;
+		uint32_t c = 0;
+		if(!cam_stamp_read(s.planes[0], s.strides[0], s.width, s.height, &c, NULL) || c != s.counter)
+			sn->bad_stamps++;
+		/* As the plugin will: the JPEG on this thread. */
+		cam_frame f = cam_still_as_frame(&s);
+		cam_jpeg j;
+		if(cam_snapshot_encode(&f, 160, 85, &j) == 0) {
+			sn->encoded++;
+			cam_jpeg_free(&j);
+		}
+		sn->last = s.counter;
+		sn->got++;
+	} while(!atomic_load(sn->stop));
+	cam_still_free(&s);
+	return NULL;
+}
+
+/* Several threads taking snapshots back to back for a second: each gets a
+ * stream of new frames, they share copies, and the encoder keeps its rate. */
+static void test_snapshot_concurrent(void)
+{
+	cam_fanout *fo = cam_fanout_new(send_cb, NULL);
+	cam_pipeline *p = make(fo, false, 250);
+	usleep(300000);
+	uint64_t f0 = status(p).frames;
+	usleep(1000000);
+	uint64_t baseline = status(p).frames - f0;
+	atomic_int stop = 0;
+	snapper sn[4];
+	uint64_t copies0 = status(p).snapshot_copies;
+	f0 = status(p).frames;
+	for(int i = 0; i < 4; i++) {
+		sn[i] = (snapper){.p = p, .stop = &stop, .timeout_ms = 1000};
+		CHECK_EQ_INT(pthread_create(&sn[i].thread, NULL, snap_loop, &sn[i]), 0);
+	}
+	usleep(1000000);
+	uint64_t during = status(p).frames - f0;
+	atomic_store(&stop, 1);
+	int total = 0;
+	for(int i = 0; i < 4; i++) {
+		pthread_join(sn[i].thread, NULL);
+		CHECK_EQ_INT(sn[i].rc, 0);
+		CHECK(sn[i].got >= 10);
+		CHECK_EQ_INT(sn[i].out_of_order, 0);
+		CHECK_EQ_INT(sn[i].bad_stamps, 0);
+		CHECK_EQ_INT(sn[i].encoded, sn[i].got);
+		total += sn[i].got;
+	}
+	uint64_t copies = status(p).snapshot_copies - copies0;
+	printf("# encoded %llu frames/s alone, %llu with 4 snapshot threads (%d snapshots from %llu copies)\n",
+		(unsigned long long)baseline, (unsigned long long)during, total, (unsigned long long)copies);
+	CHECK(during + 3 >= baseline);
+	CHECK(baseline >= 20);
+	CHECK(copies * 2 <= (uint64_t)total);    /* shared, not one copy per caller */
+	cam_pipeline_free(p);
+	cam_fanout_free(fo);
+}
+
+/* Callers that give up (timeouts shorter than a frame interval) beside
+ * ones that wait: each gets a frame or -ETIMEDOUT, and batches given up on
+ * are withdrawn or freed by whoever is last (the sanitizers see leaks and
+ * use after free). */
+static void test_snapshot_give_up(void)
+{
+	cam_fanout *fo = cam_fanout_new(send_cb, NULL);
+	cam_pipeline *p = make(fo, false, 250);
+	usleep(200000);
+	atomic_int stop = 0;
+	snapper sn[4];
+	for(int i = 0; i < 4; i++) {
+		sn[i] = (snapper){.p = p, .stop = &stop, .timeout_ms = i == 0 ? 1000 : -40};
+		CHECK_EQ_INT(pthread_create(&sn[i].thread, NULL, snap_loop, &sn[i]), 0);
+	}
+	usleep(1000000);
+	atomic_store(&stop, 1);
+	int timeouts = 0;
+	for(int i = 0; i < 4; i++) {
+		pthread_join(sn[i].thread, NULL);
+		CHECK_EQ_INT(sn[i].rc, 0);
+		CHECK(sn[i].got >= 5);
+		CHECK_EQ_INT(sn[i].out_of_order, 0);
+		CHECK_EQ_INT(sn[i].bad_stamps, 0);
+		timeouts += sn[i].timeouts;
+	}
+	printf("# callers giving up after 1..40 ms: %d timeouts; %d, %d, %d frames; the patient one %d\n",
+		timeouts, sn[1].got, sn[2].got, sn[3].got, sn[0].got);
+	CHECK(timeouts >= 10);
+	CHECK_EQ_INT(status(p).snapshot_callers, 0);
+	cam_pipeline_free(p);
+	cam_fanout_free(fo);
+}
+
+static void test_snapshot_cancelled(void)
+{
+	cam_fanout *fo = cam_fanout_new(send_cb, NULL);
+	cam_pipeline *p = make_stub(fo, true, false);
+	atomic_int stop = 1;
+	snapper sn = {.p = p, .stop = &stop, .timeout_ms = 10000};
+	CHECK_EQ_INT(pthread_create(&sn.thread, NULL, snap_loop, &sn), 0);
+	for(int i = 0; i < 200 && status(p).snapshot_callers == 0; i++)
+		usleep(5000);
+	CHECK_EQ_INT(status(p).snapshot_callers, 1);
+	usleep(50000);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cam_pipeline_free(p);
+	long took = ms_since(&t0);
+	pthread_join(sn.thread, NULL);
+	CHECK_EQ_INT(sn.rc, -ECANCELED);
+	CHECK_EQ_INT(sn.got, 0);
+	CHECK(took < 1000);
+	cam_fanout_free(fo);
+}
+
 int main(void)
 {
 	RUN(test_on_demand);
@@ -353,5 +664,12 @@ int main(void)
 	RUN(test_configure);
 	RUN(test_configure_refused);
 	RUN(test_encoder_failure_recovers);
+	RUN(test_snapshot_running);
+	RUN(test_snapshot_on_demand);
+	RUN(test_snapshot_source_down);
+	RUN(test_snapshot_timeout);
+	RUN(test_snapshot_concurrent);
+	RUN(test_snapshot_give_up);
+	RUN(test_snapshot_cancelled);
 	return check_exit();
 }
