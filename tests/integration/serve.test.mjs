@@ -10,6 +10,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { setupJanus } from './lib/setup.mjs';
 import { startServer } from './lib/server.mjs';
 import { sleep } from './lib/util.mjs';
@@ -62,8 +63,9 @@ test('tools/serve.mjs GET /snapshot.jpg: a JPEG of the camera\'s size with its c
       const r = await fetch(`${srv.base}/snapshot.jpg${query}`, { signal: AbortSignal.timeout(15000) });
       const body = Buffer.from(await r.arrayBuffer());
       const ms = performance.now() - t0;
+      const at = Date.now();
       await sleep(600);
-      return { status: r.status, headers: r.headers, body, ms };
+      return { status: r.status, headers: r.headers, body, ms, at };
     };
     const jpeg = async (query, w, h) => {
       const asked = Date.now();
@@ -78,7 +80,7 @@ test('tools/serve.mjs GET /snapshot.jpg: a JPEG of the camera\'s size with its c
       // On demand and nobody watching: the plugin starts the camera for it.
       assert.ok(captured > asked - 3000 && captured <= Date.now() + 50, `${query}: captured ${asked - captured} ms before asking`);
       assert.equal(new Date(r.headers.get('last-modified')).getTime(), Math.floor(captured / 1000) * 1000);
-      console.log(`# ${query}: ${r.body.length} bytes ${w}x${h} in ${r.ms.toFixed(0)} ms, captured ${Date.now() - captured} ms ago`);
+      console.log(`# ${query || '(no camera)'}: ${r.body.length} bytes ${w}x${h} in ${r.ms.toFixed(0)} ms, captured ${r.at - captured} ms before it arrived`);
       return r;
     };
 
@@ -102,6 +104,7 @@ test('tools/serve.mjs GET /snapshot.jpg: a JPEG of the camera\'s size with its c
       if (s !== ctx.admin.id) await ctx.janus.admin('destroy_session', {}, { session: s });
     }
     await jpeg('?camera=front', 640, 480);
+    assert.match(fs.readFileSync(srv.logFile, 'utf8'), /snapshot client front: Janus forgot session \d+; making a new one/);
 
     // Hammered: 12 at once from one client; 2 pass, the rest are 429 (here,
     // or the plugin's 490) with Retry-After.
