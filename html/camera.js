@@ -18,7 +18,7 @@
 // costs only its refusal.  STUN/TURN: ?ice= (a comma-separated list of
 // stun:/turn: URLs, or a JSON array of RTCIceServer), else settings.js's
 // `iceServers`, else none.  Also ?camera=ID (repeatable: which cameras to
-// show, side by side), ?pin=PIN (every camera's; a camera whose `cameras`
+// show, side by side; `*`: all), ?pin=PIN (every camera's; a camera whose `cameras`
 // entry says `pin: true` also gets a PIN field), ?control_pin=PIN, ?debug
 // (janus.js logging).
 //
