@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * One camera's recording: whole frames from the camera's fan-out, written
+ * packet by packet through a storage backend.
+ *
+ * A started recording is a member of the camera's fan-out (a sink next to the
+ * viewers, cam_fanout_add_sink), so it starts at the next key frame exactly
+ * like a joining viewer (cam_fanout_waiting() makes the pipeline force one)
+ * and goes on through viewers joining and leaving.  The backend is an ops
+ * table: the plugin backs it with Janus's record.h (.mjr files), the unit
+ * test with plain files.  This module knows nothing of Janus.
+ *
+ * It owns the file name (<camera id>-<YYYYmmdd-HHMMSS> in UTC, "-2", "-3"...
+ * appended when a file of that name exists), the folder (created with its
+ * parents), start/stop, the counters, and errors: a folder that cannot be
+ * created or written fails start with a reason; a failed write (a full disk:
+ * ENOSPC) closes the file, stops writing, keeps the error for the status and
+ * reports it once through the error callback.
+ *
+ * Threads: the fan-out calls the sink on the pipeline thread; start, stop,
+ * status and free may be called from any other thread.  start and stop are
+ * serialized.  After stop returns, the backend is never called for that file
+ * again.  Do not call start/stop/free from the error callback (it runs inside
+ * the fan-out's delivery).
+ */
+#ifndef CAM_RECORDING_H
+#define CAM_RECORDING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fanout.h"
+
+/* Longest path of a recording file, terminator included (Janus's recorder
+ * builds its paths in 1024 bytes). */
+#define CAM_RECORDING_PATH_MAX 1024
+#define CAM_RECORDING_ERROR_MAX 256
+
+/* The storage backend.  open, save and close are called with the
+ * recording's lock held, never concurrently for one handle. */
+typedef struct cam_recording_ops {
+	/* What open() appends to name, e.g. ".mjr": for the unique-name check
+	 * and the reported path.  May be "". */
+	const char *ext;
+	/* Creates <dir>/<name><ext> (dir exists and was writable a moment ago).
+	 * Returns a handle, or NULL with a negative errno in *err (0 if the
+	 * backend cannot tell why). */
+	void *(*open)(const char *dir, const char *name, int *err);
+	/* Writes one RTP packet (header included).  0 or a negative errno. */
+	int (*save)(void *handle, const uint8_t *rtp, size_t len);
+	/* Finishes the file and frees the handle, also after a failed save.
+	 * 0 or a negative errno (data that could not be flushed). */
+	int (*close)(void *handle);
+} cam_recording_ops;
+
+typedef struct cam_recording cam_recording;
+
+/* A write error, once per file, on the pipeline thread (inside the fan-out's
+ * delivery: must not block, nor call into the fan-out or this recording's
+ * start/stop).  file: the path; error: the reason, as in the status. */
+typedef void (*cam_recording_error_fn)(cam_recording *rec, const char *file, const char *error,
+	void *opaque);
+
+typedef struct cam_recording_status {
+	bool active;        /* started, and writing (no error since) */
+	bool started;       /* between a successful start and stop */
+	char file[CAM_RECORDING_PATH_MAX];   /* current or last file; "" if none yet */
+	uint64_t bytes;     /* RTP bytes the backend took for that file (the file adds its own framing) */
+	uint64_t frames;    /* whole frames written to that file */
+	char error[CAM_RECORDING_ERROR_MAX]; /* "" if none: the last start's or write's */
+} cam_recording_status;
+
+/* camera_id: letters, digits, '-', '_' (the file name's prefix); dir: the
+ * folder (created on start); fo: the camera's fan-out (outlives the
+ * recording); ops is not copied and must outlive it.  on_error may be NULL.
+ * NULL on bad arguments or no memory. */
+cam_recording *cam_recording_new(const char *camera_id, const char *dir, cam_fanout *fo,
+	const cam_recording_ops *ops, cam_recording_error_fn on_error, void *opaque);
+/* Stops a started recording first. */
+void cam_recording_free(cam_recording *rec);
+
+/* Creates the folder and a new file, and joins the fan-out: the file starts
+ * with the next key frame.  0, -EALREADY when started, or a negative errno
+ * with the reason in the status's error.  st (may be NULL) gets the status
+ * after the attempt. */
+int cam_recording_start(cam_recording *rec, cam_recording_status *st);
+/* Leaves the fan-out and closes the file.  0, or -ENOENT when not started.
+ * A recording stopped by a write error is still started until stop.  st
+ * (may be NULL) gets the status after: the file just closed, its counts, and
+ * an error if closing failed. */
+int cam_recording_stop(cam_recording *rec, cam_recording_status *st);
+void cam_recording_status_get(cam_recording *rec, cam_recording_status *st);
+
+/* The fan-out sink (cam_fanout_send_fn; member = the recording).  Exposed
+ * for tests that feed frames without a fan-out. */
+void cam_recording_sink(void *member, const cam_fanout_frame *frame, void *opaque);
+
+#endif
