@@ -197,10 +197,14 @@ int cam_recording_start(cam_recording *rec, cam_recording_status *st)
 		set_error(rec, r, "cannot name a recording file in '%s'", rec->dir);
 	} else {
 		int err = 0;
-		void *handle = rec->ops->open(rec->dir, name, &err);
+		char why[CAM_RECORDING_ERROR_MAX] = "";
+		void *handle = rec->ops->open(rec->dir, name, &err, why, sizeof(why));
 		if(!handle) {
 			r = err < 0 ? err : -EIO;
-			set_error(rec, r, "cannot create '%s'", path);
+			if(why[0])
+				g_snprintf(rec->st.error, sizeof(rec->st.error), "cannot create '%s': %s", path, why);
+			else
+				set_error(rec, r, "cannot create '%s'", path);
 		} else {
 			rec->handle = handle;
 			rec->keyframe_seen = false;

@@ -45,8 +45,10 @@ typedef struct cam_recording_ops {
 	const char *ext;
 	/* Creates <dir>/<name><ext> (dir exists and was writable a moment ago).
 	 * Returns a handle, or NULL with a negative errno in *err (0 if the
-	 * backend cannot tell why). */
-	void *(*open)(const char *dir, const char *name, int *err);
+	 * backend cannot tell why) and, if the backend knows better than
+	 * strerror, its reason in why (why_size bytes, "" on entry), e.g. that
+	 * Janus refuses a protected folder. */
+	void *(*open)(const char *dir, const char *name, int *err, char *why, size_t why_size);
 	/* Writes one RTP packet (header included).  0 or a negative errno. */
 	int (*save)(void *handle, const uint8_t *rtp, size_t len);
 	/* Finishes the file and frees the handle, also after a failed save.

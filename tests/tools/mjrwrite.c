@@ -38,7 +38,7 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void *mjr_open(const char *dir, const char *name, int *err)
+static void *mjr_open(const char *dir, const char *name, int *err, char *why, size_t why_size)
 {
 	char path[CAM_RECORDING_PATH_MAX + 8];
 	snprintf(path, sizeof(path), "%s/%s.mjr", dir, name);

@@ -28,14 +28,20 @@
 /* ---- the plain-file backend ---- */
 
 static atomic_bool open_dev_full;   /* open() gives /dev/full instead */
+static atomic_bool open_refuses;    /* open() refuses with a reason of its own */
 
 typedef struct plain_file {
 	int fd;
 } plain_file;
 
-static void *file_open(const char *dir, const char *name, int *err)
+static void *file_open(const char *dir, const char *name, int *err, char *why, size_t why_size)
 {
 	char path[CAM_RECORDING_PATH_MAX + 16];
+	if(atomic_load(&open_refuses)) {
+		*err = -EPERM;
+		snprintf(why, why_size, "the backend says no");
+		return NULL;
+	}
 	snprintf(path, sizeof(path), "%s/%s.rtp", dir, name);
 	int fd = atomic_load(&open_dev_full) ? open("/dev/full", O_WRONLY | O_CLOEXEC)
 		: open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -392,6 +398,17 @@ static void test_unwritable(void)
 		CHECK(strstr(st.error, "Permission denied") != NULL);
 		cam_recording_free(rec);
 	}
+	/* The backend refuses with its own reason (Janus: a protected folder). */
+	atomic_store(&open_refuses, true);
+	rec = cam_recording_new("cam", tmp, fo, &file_ops, on_error, &error_calls);
+	CHECK_EQ_INT(cam_recording_start(rec, &st), -EPERM);
+	CHECK(strstr(st.error, "cannot create '") != NULL);
+	CHECK(strstr(st.error, ".rtp': the backend says no") != NULL);
+	CHECK(!st.active && !st.started);
+	atomic_store(&open_refuses, false);
+	CHECK_EQ_INT(cam_recording_start(rec, &st), 0);
+	CHECK(st.error[0] == '\0');
+	cam_recording_free(rec);
 	CHECK_EQ_INT(error_calls, 0);    /* start failures go to the caller, not the callback */
 	CHECK(cam_recording_new("", tmp, fo, &file_ops, NULL, NULL) == NULL);
 	CHECK(cam_recording_new("cam", tmp, NULL, &file_ops, NULL, NULL) == NULL);
