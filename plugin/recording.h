@@ -14,14 +14,17 @@
  * appended when a file of that name exists), the folder (created with its
  * parents), start/stop, the counters, and errors: a folder that cannot be
  * created or written fails start with a reason; a failed write (a full disk:
- * ENOSPC) closes the file, stops writing, keeps the error for the status and
- * reports it once through the error callback.
+ * ENOSPC), or a disk so slow that CAM_RECORDING_MAX_QUEUE bytes wait, closes
+ * the file, stops writing, keeps the error for the status and reports it
+ * once through the error callback.
  *
- * Threads: the fan-out calls the sink on the pipeline thread; start, stop,
- * status and free may be called from any other thread.  start and stop are
- * serialized.  After stop returns, the backend is never called for that file
- * again.  Do not call start/stop/free from the error callback (it runs inside
- * the fan-out's delivery).
+ * Threads: the fan-out calls the sink on the pipeline thread, which only
+ * copies the frame into a queue (never waits for the disk: a slow disk must
+ * not stall the viewers, who share the fan-out's delivery); a writer thread
+ * per started recording writes the queue in order through the backend.
+ * start, stop, status and sync may be called from any other thread; start
+ * and stop are serialized.  stop writes what is queued, then closes: after it
+ * returns, the backend is never called for that file again.
  */
 #ifndef CAM_RECORDING_H
 #define CAM_RECORDING_H
@@ -36,9 +39,12 @@
  * builds its paths in 1024 bytes). */
 #define CAM_RECORDING_PATH_MAX 1024
 #define CAM_RECORDING_ERROR_MAX 256
+/* Bytes of frames that may wait for the disk (about a minute at 1 Mbit/s)
+ * before the recording gives up with an error. */
+#define CAM_RECORDING_MAX_QUEUE (8u << 20)
 
-/* The storage backend.  open, save and close are called with the
- * recording's lock held, never concurrently for one handle. */
+/* The storage backend.  open is called by start; save and close by the
+ * recording's writer thread; never two at a time for one handle. */
 typedef struct cam_recording_ops {
 	/* What open() appends to name, e.g. ".mjr": for the unique-name check
 	 * and the reported path.  May be "". */
@@ -58,18 +64,19 @@ typedef struct cam_recording_ops {
 
 typedef struct cam_recording cam_recording;
 
-/* A write error, once per file, on the pipeline thread (inside the fan-out's
- * delivery: must not block, nor call into the fan-out or this recording's
- * start/stop).  file: the path; error: the reason, as in the status. */
+/* A write error, once per file, on the recording's writer thread, after the
+ * file was closed.  Must not call this recording's start, stop or free (they
+ * wait for that thread).  file: the path; error: the reason, as in the
+ * status. */
 typedef void (*cam_recording_error_fn)(cam_recording *rec, const char *file, const char *error,
 	void *opaque);
 
 typedef struct cam_recording_status {
-	bool active;        /* started, and writing (no error since) */
+	bool active;        /* started, and writing (no error since): "recording" */
 	bool started;       /* between a successful start and stop */
 	char file[CAM_RECORDING_PATH_MAX];   /* current or last file; "" if none yet */
 	uint64_t bytes;     /* RTP bytes the backend took for that file (the file adds its own framing) */
-	uint64_t frames;    /* whole frames written to that file */
+	uint64_t frames;    /* whole frames written to that file (queued ones not yet) */
 	char error[CAM_RECORDING_ERROR_MAX]; /* "" if none: the last start's or write's */
 } cam_recording_status;
 
@@ -82,20 +89,26 @@ cam_recording *cam_recording_new(const char *camera_id, const char *dir, cam_fan
 /* Stops a started recording first. */
 void cam_recording_free(cam_recording *rec);
 
-/* Creates the folder and a new file, and joins the fan-out: the file starts
- * with the next key frame.  0, -EALREADY when started, or a negative errno
- * with the reason in the status's error.  st (may be NULL) gets the status
- * after the attempt. */
+/* Creates the folder and a new file, starts the writer and joins the
+ * fan-out: the file starts with the next key frame.  0, -EALREADY when
+ * active, or a negative errno with the reason in the status's error.  After
+ * an error stopped the file, start begins a new one (no stop needed).  st
+ * (may be NULL) gets the status after the attempt. */
 int cam_recording_start(cam_recording *rec, cam_recording_status *st);
-/* Leaves the fan-out and closes the file.  0, or -ENOENT when not started.
- * A recording stopped by a write error is still started until stop.  st
- * (may be NULL) gets the status after: the file just closed, its counts, and
- * an error if closing failed. */
+/* Leaves the fan-out, writes what is queued and closes the file (it waits
+ * for the disk).  0, or -ENOENT when not started.  A recording stopped by an
+ * error is still started until stop.  st (may be NULL) gets the status
+ * after: the file just closed, its counts, and an error if closing failed. */
 int cam_recording_stop(cam_recording *rec, cam_recording_status *st);
 void cam_recording_status_get(cam_recording *rec, cam_recording_status *st);
+/* Waits until the frames queued so far are written (or the writer gave up
+ * and reported it).  For tests, and before reading a file being written. */
+void cam_recording_sync(cam_recording *rec);
+/* Changes CAM_RECORDING_MAX_QUEUE for this recording (tests). */
+void cam_recording_set_max_queue(cam_recording *rec, size_t bytes);
 
-/* The fan-out sink (cam_fanout_send_fn; member = the recording).  Exposed
- * for tests that feed frames without a fan-out. */
+/* The fan-out sink (cam_fanout_send_fn; member = the recording): copies the
+ * frame into the writer's queue.  Exposed for tests. */
 void cam_recording_sink(void *member, const cam_fanout_frame *frame, void *opaque);
 
 #endif

@@ -30,6 +30,40 @@
 static atomic_bool open_dev_full;   /* open() gives /dev/full instead */
 static atomic_bool open_refuses;    /* open() refuses with a reason of its own */
 
+/* A disk that hangs: save() waits while the gate is closed. */
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static bool gate_closed;
+static int gate_waiters;
+
+static void gate_set(bool closed)
+{
+	pthread_mutex_lock(&gate_lock);
+	gate_closed = closed;
+	pthread_cond_broadcast(&gate_cond);
+	pthread_mutex_unlock(&gate_lock);
+}
+
+static void gate_pass(void)
+{
+	pthread_mutex_lock(&gate_lock);
+	gate_waiters++;
+	pthread_cond_broadcast(&gate_cond);
+	while(gate_closed)
+		pthread_cond_wait(&gate_cond, &gate_lock);
+	gate_waiters--;
+	pthread_mutex_unlock(&gate_lock);
+}
+
+/* Until the writer waits at the gate. */
+static void gate_wait_blocked(void)
+{
+	pthread_mutex_lock(&gate_lock);
+	while(gate_waiters == 0)
+		pthread_cond_wait(&gate_cond, &gate_lock);
+	pthread_mutex_unlock(&gate_lock);
+}
+
 typedef struct plain_file {
 	int fd;
 } plain_file;
@@ -58,6 +92,7 @@ static int file_save(void *handle, const uint8_t *rtp, size_t len)
 {
 	plain_file *h = handle;
 	uint8_t buf[2 + CAM_RTP_MAX_PACKET];
+	gate_pass();
 	if(len > CAM_RTP_MAX_PACKET)
 		return -EINVAL;
 	buf[0] = (uint8_t)(len >> 8);
@@ -217,8 +252,8 @@ static void on_error(cam_recording *rec, const char *file, const char *error, vo
 	snprintf(last_error_file, sizeof(last_error_file), "%s", file);
 }
 
-/* A camera's fan-out (send: its viewers' default), a stream into it, and a
- * recording "cam" in tmp (made before) on it. */
+/* A new tmp, a camera's fan-out (send: its viewers' default), a stream into
+ * it, and a recording "cam" in tmp on it. */
 typedef struct fixture {
 	stream s;
 	cam_fanout *fo;
@@ -227,6 +262,7 @@ typedef struct fixture {
 
 static void setup(fixture *fx, cam_fanout_send_fn send)
 {
+	make_tmp();
 	memset(fx, 0, sizeof(*fx));
 	cam_rtp_vp8_init(&fx->s.rtp, 96, 1, 1, 1, 1200);
 	fx->fo = cam_fanout_new(send, NULL);
@@ -285,6 +321,7 @@ static void test_record(void)
 	/* Delta frames before the first key frame are not written. */
 	for(int i = 0; i < 3; i++)
 		deliver(fo, &s, false);
+	cam_recording_sync(rec);
 	cam_recording_status_get(rec, &st);
 	CHECK_EQ_INT(st.frames, 0);
 	CHECK_EQ_INT(st.bytes, 0);
@@ -419,7 +456,6 @@ static void test_unwritable(void)
 static void test_disk_full(void)
 {
 	fixture fx;
-	make_tmp();
 	setup(&fx, NULL);
 	stream *s = &fx.s;
 	cam_fanout *fo = fx.fo;
@@ -429,9 +465,11 @@ static void test_disk_full(void)
 	CHECK_EQ_INT(cam_recording_start(rec, &st), 0);
 	atomic_store(&open_dev_full, false);
 	deliver(fo, s, false);
+	cam_recording_sync(rec);
 	CHECK_EQ_INT(error_calls, 0);   /* nothing written before the key frame */
 	for(int i = 0; i < 20; i++)
 		deliver(fo, s, i % 10 == 0);
+	cam_recording_sync(rec);
 	CHECK_EQ_INT(error_calls, 1);   /* once */
 	CHECK(strstr(last_error, "No space left on device") != NULL);
 	CHECK(strcmp(last_error_file, st.file) == 0);
@@ -448,6 +486,7 @@ static void test_disk_full(void)
 	CHECK(st.active && st.error[0] == '\0');
 	for(int i = 0; i < 3; i++)
 		deliver(fo, s, i == 0);
+	cam_recording_sync(rec);
 	cam_recording_status_get(rec, &st);
 	CHECK_EQ_INT(st.frames, 3);
 	/* After a write error, start restarts without a stop. */
@@ -456,6 +495,7 @@ static void test_disk_full(void)
 	CHECK_EQ_INT(cam_recording_start(rec, NULL), 0);
 	atomic_store(&open_dev_full, false);
 	deliver(fo, s, true);
+	cam_recording_sync(rec);
 	CHECK_EQ_INT(error_calls, 2);
 	CHECK_EQ_INT(cam_recording_start(rec, &st), 0);
 	CHECK(st.active && st.error[0] == '\0');
@@ -464,6 +504,84 @@ static void test_disk_full(void)
 	cam_recording_free(rec);
 	CHECK_EQ_INT(error_calls, 2);
 	cam_fanout_free(fo);
+	remove_tree(tmp);
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void *open_gate_later(void *arg)
+{
+	usleep(100000);
+	gate_set(false);
+	return NULL;
+}
+
+/* A disk that hangs does not hold up the pipeline (delivery only queues);
+ * stop writes what is queued; a disk that stays behind by more than the
+ * queue's bound is an error, reported once, and the file keeps the frames
+ * written before. */
+static void test_slow_disk(void)
+{
+	fixture fx;
+	setup(&fx, NULL);
+	cam_recording *rec = fx.rec;
+	cam_recording_status st;
+
+	gate_set(true);
+	CHECK_EQ_INT(cam_recording_start(rec, &st), 0);
+	deliver(fx.fo, &fx.s, true);
+	gate_wait_blocked();
+	int64_t t0 = mono_us();
+	for(int i = 0; i < 20; i++)
+		deliver(fx.fo, &fx.s, false);
+	int64_t took = mono_us() - t0;
+	printf("# 20 frames delivered in %lld us while the disk hangs\n", (long long)took);
+	CHECK(took < 100000);
+	cam_recording_status_get(rec, &st);
+	CHECK(st.active);
+	CHECK_EQ_INT(st.frames, 0);
+	/* stop waits for the disk and writes all 21. */
+	pthread_t t;
+	pthread_create(&t, NULL, open_gate_later, NULL);
+	CHECK_EQ_INT(cam_recording_stop(rec, &st), 0);
+	pthread_join(t, NULL);
+	CHECK_EQ_INT(st.frames, 21);
+	file_check c = read_back(st.file);
+	CHECK(c.whole && c.in_order && c.starts_with_key);
+	CHECK_EQ_INT(c.frames, 21);
+	CHECK_EQ_INT(error_calls, 0);
+
+	/* Too far behind: an error at once, reported once the writer is back. */
+	cam_recording_set_max_queue(rec, 20 * FRAME_BYTES);
+	gate_set(true);
+	CHECK_EQ_INT(cam_recording_start(rec, &st), 0);
+	deliver(fx.fo, &fx.s, true);
+	gate_wait_blocked();
+	for(int i = 0; i < 30; i++)
+		deliver(fx.fo, &fx.s, false);
+	cam_recording_status_get(rec, &st);
+	CHECK(!st.active && st.started);
+	CHECK(strstr(st.error, "too slow") != NULL);
+	printf("# slow disk: %s\n", st.error);
+	CHECK_EQ_INT(error_calls, 0);
+	gate_set(false);
+	cam_recording_sync(rec);
+	CHECK_EQ_INT(error_calls, 1);
+	CHECK(strcmp(last_error, st.error) == 0);
+	cam_recording_status_get(rec, &st);
+	CHECK_EQ_INT(st.frames, 1);   /* the one the writer had */
+	CHECK_EQ_INT(read_back(st.file).frames, 1);
+	for(int i = 0; i < 5; i++)
+		deliver(fx.fo, &fx.s, i == 0);
+	cam_recording_sync(rec);
+	CHECK_EQ_INT(error_calls, 1);
+	CHECK_EQ_INT(cam_recording_stop(rec, NULL), 0);
+	teardown(&fx);
 	remove_tree(tmp);
 }
 
@@ -493,6 +611,7 @@ static void test_file_size_limit(void)
 		fclose(f);
 		for(int i = 0; i < 40; i++)
 			deliver(fx.fo, &fx.s, i % 10 == 0);
+		cam_recording_sync(rec);
 		CHECK_EQ_INT(error_calls, 1);
 		CHECK(strstr(last_error, "File too large") != NULL);
 		cam_recording_status_get(rec, &st);
@@ -524,6 +643,9 @@ static void test_file_size_limit(void)
 	CHECK(c.starts_with_key && c.in_order);
 	CHECK(c.frames > 0);
 	remove_tree(tmp);
+	*strrchr(file, '/') = '\0';   /* the child's own tmp */
+	if(strncmp(file, "/tmp/test_recording.", 20) == 0)
+		remove_tree(file);
 }
 
 /* The pipeline thread delivers while viewers churn and another thread starts
@@ -553,7 +675,6 @@ static void *control_thread(void *arg)
 static void test_concurrent(void)
 {
 	fixture fx;
-	make_tmp();
 	setup(&fx, viewer_cb);
 	cam_fanout *fo = fx.fo;
 	pthread_t t;
@@ -585,6 +706,7 @@ int main(void)
 	RUN(test_unwritable);
 	RUN(test_disk_full);
 	RUN(test_file_size_limit);
+	RUN(test_slow_disk);
 	RUN(test_concurrent);
 	return check_exit();
 }
