@@ -58,10 +58,18 @@ struct cam_recording {
 	cam_recording_status st;
 };
 
+/* The id becomes part of a file name: letters, digits, '-' and '_' only. */
+static bool valid_id(const char *id)
+{
+	static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
+	size_t n = id ? strlen(id) : 0;
+	return n >= 1 && n <= 64 && strspn(id, allowed) == n;
+}
+
 cam_recording *cam_recording_new(const char *camera_id, const char *dir, cam_fanout *fo,
 	const cam_recording_ops *ops, cam_recording_error_fn on_error, void *opaque)
 {
-	if(!camera_id || !*camera_id || !dir || !*dir || !fo || !ops || !ops->open || !ops->save
+	if(!valid_id(camera_id) || !dir || !*dir || !fo || !ops || !ops->open || !ops->save
 			|| !ops->close)
 		return NULL;
 	cam_recording *rec = calloc(1, sizeof(*rec));

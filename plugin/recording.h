@@ -80,7 +80,7 @@ typedef struct cam_recording_status {
 	char error[CAM_RECORDING_ERROR_MAX]; /* "" if none: the last start's or write's */
 } cam_recording_status;
 
-/* camera_id: letters, digits, '-', '_' (the file name's prefix); dir: the
+/* camera_id: 1..64 letters, digits, '-', '_' (the file name's prefix); dir: the
  * folder (created on start); fo: the camera's fan-out (outlives the
  * recording); ops is not copied and must outlive it.  on_error may be NULL.
  * NULL on bad arguments or no memory. */

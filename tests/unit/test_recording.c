@@ -448,6 +448,8 @@ static void test_unwritable(void)
 	cam_recording_free(rec);
 	CHECK_EQ_INT(error_calls, 0);    /* start failures go to the caller, not the callback */
 	CHECK(cam_recording_new("", tmp, fo, &file_ops, NULL, NULL) == NULL);
+	CHECK(cam_recording_new("../up", tmp, fo, &file_ops, NULL, NULL) == NULL);
+	CHECK(cam_recording_new("a b", tmp, fo, &file_ops, NULL, NULL) == NULL);
 	CHECK(cam_recording_new("cam", tmp, NULL, &file_ops, NULL, NULL) == NULL);
 	cam_fanout_free(fo);
 	remove_tree(tmp);
