@@ -208,7 +208,7 @@ static int write_frame(cam_recording *rec, void *handle, const queued_frame *f)
 			return r;
 		p += f->lens[i];
 	}
-	return 0;
+	return rec->ops->flush ? rec->ops->flush(handle) : 0;
 }
 
 /* Runs while started: writes the queue in order, then closes the file, on
@@ -304,16 +304,22 @@ int cam_recording_start(cam_recording *rec, cam_recording_status *st)
 		stop_locked(rec);
 
 	char name[CAM_RECORDING_PATH_MAX], path[CAM_RECORDING_PATH_MAX];
-	r = prepare_dir(rec->dir);
+	char why[CAM_RECORDING_ERROR_MAX] = "";
+	if(rec->ops->check_dir)
+		r = rec->ops->check_dir(rec->dir, why, sizeof(why));
+	if(r == 0)
+		r = prepare_dir(rec->dir);
 	pthread_mutex_lock(&rec->lock);
 	rec->st.error[0] = '\0';
-	if(r < 0) {
+	if(r < 0 && why[0]) {
+		g_snprintf(rec->st.error, sizeof(rec->st.error), "cannot use the recording folder '%s': %s",
+			rec->dir, why);
+	} else if(r < 0) {
 		set_error(rec, r, "cannot use the recording folder '%s'", rec->dir);
 	} else if((r = pick_name(rec, name, sizeof(name), path, sizeof(path))) < 0) {
 		set_error(rec, r, "cannot name a recording file in '%s'", rec->dir);
 	} else {
 		int err = 0;
-		char why[CAM_RECORDING_ERROR_MAX] = "";
 		void *handle = rec->ops->open(rec->dir, name, &err, why, sizeof(why));
 		if(!handle) {
 			r = err < 0 ? err : -EIO;

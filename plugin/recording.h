@@ -49,14 +49,24 @@ typedef struct cam_recording_ops {
 	/* What open() appends to name, e.g. ".mjr": for the unique-name check
 	 * and the reported path.  May be "". */
 	const char *ext;
+	/* Optional (NULL: any folder): whether the backend may write in dir,
+	 * asked before the folder is created.  0, or a negative errno with the
+	 * reason in why (why_size bytes, "" on entry), e.g. Janus's
+	 * protected_folders. */
+	int (*check_dir)(const char *dir, char *why, size_t why_size);
 	/* Creates <dir>/<name><ext> (dir exists and was writable a moment ago).
 	 * Returns a handle, or NULL with a negative errno in *err (0 if the
 	 * backend cannot tell why) and, if the backend knows better than
-	 * strerror, its reason in why (why_size bytes, "" on entry), e.g. that
-	 * Janus refuses a protected folder. */
+	 * strerror, its reason in why (why_size bytes, "" on entry). */
 	void *(*open)(const char *dir, const char *name, int *err, char *why, size_t why_size);
 	/* Writes one RTP packet (header included).  0 or a negative errno. */
 	int (*save)(void *handle, const uint8_t *rtp, size_t len);
+	/* Optional (NULL: none): after each frame's packets, pushes buffered
+	 * data to the file system, so that a full disk shows as an error at
+	 * once.  (Janus's recorder writes through stdio and, on a full disk,
+	 * keeps answering 0 while stdio drops data: only a flush tells.)  0 or a
+	 * negative errno. */
+	int (*flush)(void *handle);
 	/* Finishes the file and frees the handle, also after a failed save.
 	 * 0 or a negative errno (data that could not be flushed). */
 	int (*close)(void *handle);

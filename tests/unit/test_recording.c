@@ -123,6 +123,53 @@ static const cam_recording_ops file_ops = {
 	.ext = ".rtp", .open = file_open, .save = file_save, .close = file_close,
 };
 
+/* Refuses folders whose name ends in "protected" before they exist. */
+static int stdio_check_dir(const char *dir, char *why, size_t why_size)
+{
+	size_t n = strlen(dir);
+	if(n >= 9 && strcmp(dir + n - 9, "protected") == 0) {
+		snprintf(why, why_size, "a protected folder");
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* The same format through stdio, as Janus's recorder writes: a write error
+ * shows at the flush after each frame. */
+static void *stdio_open(const char *dir, const char *name, int *err, char *why, size_t why_size)
+{
+	char path[CAM_RECORDING_PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/%s.rtp", dir, name);
+	FILE *f = atomic_load(&open_dev_full) ? fopen("/dev/full", "wb") : fopen(path, "wbx");
+	if(!f)
+		*err = -errno;
+	return f;
+}
+
+static int stdio_save(void *handle, const uint8_t *rtp, size_t len)
+{
+	uint8_t be[2] = {(uint8_t)(len >> 8), (uint8_t)len};
+	/* Full buffers are flushed inside fwrite: short counts are errors too. */
+	if(fwrite(be, 1, 2, handle) != 2 || fwrite(rtp, 1, len, handle) != len)
+		return -(errno ? errno : EIO);
+	return 0;
+}
+
+static int stdio_flush(void *handle)
+{
+	return fflush(handle) == 0 ? 0 : -errno;
+}
+
+static int stdio_close(void *handle)
+{
+	return fclose(handle) == 0 ? 0 : -errno;
+}
+
+static const cam_recording_ops stdio_ops = {
+	.ext = ".rtp", .check_dir = stdio_check_dir, .open = stdio_open, .save = stdio_save,
+	.flush = stdio_flush, .close = stdio_close,
+};
+
 /* ---- frames: the project's packetizer over fake VP8 frames ---- */
 
 /* Each frame: the VP8 key bit (P=0 for a key frame) then its number; big
@@ -587,6 +634,54 @@ static void test_slow_disk(void)
 	remove_tree(tmp);
 }
 
+/* A buffered backend with a flush: the same files, and a full disk caught
+ * after the first frame although every save() said yes. */
+static void test_buffered(void)
+{
+	fixture fx;
+	setup(&fx, NULL);
+	cam_recording_free(fx.rec);
+	cam_recording *rec = fx.rec = cam_recording_new("cam", tmp, fx.fo, &stdio_ops, on_error, &error_calls);
+	cam_recording_status st;
+	CHECK_EQ_INT(cam_recording_start(rec, &st), 0);
+	for(int i = 0; i < 12; i++)
+		deliver(fx.fo, &fx.s, i % 10 == 0);
+	cam_recording_sync(rec);
+	CHECK_EQ_INT(cam_recording_stop(rec, &st), 0);
+	file_check c = read_back(st.file);
+	CHECK(c.whole && c.in_order && c.starts_with_key);
+	CHECK_EQ_INT(c.frames, 12);
+	CHECK_EQ_INT(st.frames, 12);
+
+	atomic_store(&open_dev_full, true);
+	CHECK_EQ_INT(cam_recording_start(rec, &st), 0);
+	atomic_store(&open_dev_full, false);
+	for(int i = 0; i < 5; i++)
+		deliver(fx.fo, &fx.s, i == 0);
+	cam_recording_sync(rec);
+	cam_recording_status_get(rec, &st);
+	CHECK_EQ_INT(error_calls, 1);
+	CHECK(!st.active);
+	CHECK_EQ_INT(st.frames, 0);
+	CHECK(strstr(st.error, "No space left on device") != NULL);
+	printf("# buffered, disk full: %s\n", st.error);
+	CHECK_EQ_INT(cam_recording_stop(rec, NULL), 0);
+	teardown(&fx);
+
+	/* A folder the backend refuses is not even created. */
+	char dir[400];
+	snprintf(dir, sizeof(dir), "%s/some/protected", tmp);
+	cam_fanout *fo = cam_fanout_new(NULL, NULL);
+	rec = cam_recording_new("cam", dir, fo, &stdio_ops, on_error, &error_calls);
+	CHECK_EQ_INT(cam_recording_start(rec, &st), -EPERM);
+	CHECK(strstr(st.error, "protected': a protected folder") != NULL);
+	struct stat sb;
+	CHECK(stat(dir, &sb) < 0 && errno == ENOENT);
+	cam_recording_free(rec);
+	cam_fanout_free(fo);
+	remove_tree(tmp);
+}
+
 /* A real file on a disk that fills up: a file-size limit (SIGXFSZ ignored,
  * so write fails with EFBIG) in a child process, as the limit holds for every
  * file the process writes. */
@@ -708,6 +803,7 @@ int main(void)
 	RUN(test_unwritable);
 	RUN(test_disk_full);
 	RUN(test_file_size_limit);
+	RUN(test_buffered);
 	RUN(test_slow_disk);
 	RUN(test_concurrent);
 	return check_exit();
