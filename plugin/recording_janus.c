@@ -2,7 +2,9 @@
 #include "recording_janus.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
@@ -16,6 +18,11 @@
  * even made, and say why. */
 static int jrec_check_dir(const char *dir, char *why, size_t why_size)
 {
+	/* Janus calls a path it cannot resolve (a folder under a regular file,
+	 * ENOTDIR) protected too: leave those to mkdir, which says what is wrong. */
+	char resolved[PATH_MAX];
+	if(!realpath(dir, resolved) && errno != ENOENT)
+		return 0;
 	if(!janus_is_folder_protected(dir))
 		return 0;
 	g_snprintf(why, why_size, "Janus protects it (protected_folders in janus.jcfg)");

@@ -78,6 +78,12 @@ static int mjr_save(void *handle, const uint8_t *rtp, size_t len)
 	return put(m, rtp, len);
 }
 
+static int mjr_flush(void *handle)
+{
+	mjr *m = handle;
+	return fflush(m->f) == 0 ? 0 : -errno;
+}
+
 static int mjr_close(void *handle)
 {
 	mjr *m = handle;
@@ -87,7 +93,7 @@ static int mjr_close(void *handle)
 }
 
 static const cam_recording_ops mjr_ops = {
-	.ext = ".mjr", .open = mjr_open, .save = mjr_save, .close = mjr_close,
+	.ext = ".mjr", .open = mjr_open, .save = mjr_save, .flush = mjr_flush, .close = mjr_close,
 };
 
 int main(int argc, char **argv)
