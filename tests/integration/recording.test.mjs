@@ -124,7 +124,9 @@ test('a 10 s recording with record / stop_record and no viewer: janus-pp-rec mak
   { timeout: 120000 }, async (t) => {
     const ctx = await setup(t, { set: { width: 320, height: 240, fps: 30 } });
     const i0 = await ctx.cameraInfo();
-    assert.deepEqual(i0.recording, { active: false, file: null, bytes: 0, error: null }, `info before: ${JSON.stringify(i0.recording)}`);
+    const { active, file, bytes, error } = i0.recording ?? {};
+    assert.deepEqual({ active, file, bytes, error }, { active: false, file: null, bytes: 0, error: null },
+      `info before: ${JSON.stringify(i0.recording)}`);
     let during = null;
     const r = await recordFor(ctx, 10000, {
       during: async () => {
@@ -355,7 +357,8 @@ test('bad record requests: no admin_key 486, unknown camera 484, stop_record whe
       if (d?.error_code !== code) wrong.push(`${name}: want ${code}, got ${JSON.stringify(d)}`);
     }
     assert.deepEqual(wrong, []);
-    assert.deepEqual(fs.readdirSync(ctx.dir), [], 'no file from a refused request');
+    const files = fs.existsSync(ctx.dir) ? fs.readdirSync(ctx.dir) : [];
+    assert.deepEqual(files, [], 'no file from a refused request');
     // Twice: the second is a wrong state, and the first goes on.
     const a = await ctx.admin({ request: 'record', camera: 'front' });
     assert.ok(isOk(a), JSON.stringify(a));
