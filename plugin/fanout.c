@@ -7,6 +7,8 @@
 
 typedef struct viewer_slot {
 	void *viewer;
+	cam_fanout_send_fn send;   /* the fan-out's default, or the sink's own */
+	void *opaque;
 	bool waiting;      /* for its first key frame */
 } viewer_slot;
 
@@ -54,6 +56,13 @@ static int find(const cam_fanout *fo, const void *viewer)
 
 bool cam_fanout_add(cam_fanout *fo, void *viewer)
 {
+	return cam_fanout_add_sink(fo, viewer, fo->send, fo->opaque);
+}
+
+bool cam_fanout_add_sink(cam_fanout *fo, void *viewer, cam_fanout_send_fn send, void *opaque)
+{
+	if(!send)
+		return false;
 	bool added = false;
 	pthread_mutex_lock(&fo->lock);
 	if(find(fo, viewer) < 0) {
@@ -65,7 +74,8 @@ bool cam_fanout_add(cam_fanout *fo, void *viewer)
 			fo->slots = slots;
 			fo->capacity = capacity;
 		}
-		fo->slots[fo->count++] = (viewer_slot){.viewer = viewer, .waiting = true};
+		fo->slots[fo->count++] = (viewer_slot){.viewer = viewer, .send = send, .opaque = opaque,
+			.waiting = true};
 		fo->waiting++;
 		added = true;
 	}
@@ -118,7 +128,7 @@ int cam_fanout_deliver(cam_fanout *fo, const cam_fanout_frame *frame)
 			s->waiting = false;
 			fo->waiting--;
 		}
-		fo->send(s->viewer, frame, fo->opaque);
+		s->send(s->viewer, frame, s->opaque);
 		served++;
 	}
 	if(served) {

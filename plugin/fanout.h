@@ -9,7 +9,9 @@
  * others).  A viewer added mid-stream receives nothing until the next key
  * frame, so it never sees a delta frame it cannot decode, and its stream has
  * no sequence gaps from its first packet on; cam_fanout_waiting() tells the
- * pipeline to force that key frame.
+ * pipeline to force that key frame.  A member may bring its own send
+ * function (cam_fanout_add_sink): a recorder then sits next to the viewers
+ * and gets the same whole frames from the same key frame rule.
  *
  * Thread rules: add/remove/count may be called from any thread, concurrently
  * with deliver.  After cam_fanout_remove() returns, send() is never called
@@ -42,6 +44,8 @@ typedef void (*cam_fanout_send_fn)(void *viewer, const cam_fanout_frame *frame, 
 
 typedef struct cam_fanout cam_fanout;
 
+/* send/opaque: the default for members added with cam_fanout_add (NULL when
+ * every member is added with cam_fanout_add_sink). */
 cam_fanout *cam_fanout_new(cam_fanout_send_fn send, void *opaque);
 /* All viewers must have been removed. */
 void cam_fanout_free(cam_fanout *fo);
@@ -49,6 +53,11 @@ void cam_fanout_free(cam_fanout *fo);
 /* Adds a viewer (an opaque pointer, unique).  It is served from the next key
  * frame on.  Returns false if it was already there. */
 bool cam_fanout_add(cam_fanout *fo, void *viewer);
+/* The same, with the member's own send function and opaque (a recorder, or
+ * any consumer that is not a viewer); it counts as a member in count and
+ * waiting like any viewer.  Returns false if it was already there or send is
+ * NULL. */
+bool cam_fanout_add_sink(cam_fanout *fo, void *viewer, cam_fanout_send_fn send, void *opaque);
 /* Removes a viewer; returns false if it was not there.  Waits for a deliver()
  * in progress, so never call it from inside send(). */
 bool cam_fanout_remove(cam_fanout *fo, void *viewer);

@@ -68,7 +68,11 @@ static void *churn(void *arg)
 			/* A re-added viewer starts over, as a new connection would. */
 			vw->started = false;
 			atomic_store(&vw->member, true);
-			CHECK(cam_fanout_add(fo, vw));
+			/* Half of them join as sinks with their own send: same rules. */
+			if((vw - viewers) % 2)
+				CHECK(cam_fanout_add_sink(fo, vw, send_cb, NULL));
+			else
+				CHECK(cam_fanout_add(fo, vw));
 		}
 		usleep(50);
 	}
@@ -152,9 +156,84 @@ static void test_waiting(void)
 	cam_fanout_free(fo);
 }
 
+/* A member with its own send function (a recorder) next to the viewers:
+ * each gets its own callback and opaque, the sink waits for a key frame like
+ * a joining viewer, and nothing reaches it after its removal. */
+typedef struct sink_log {
+	int frames, keyframes;
+	void *last_opaque;
+} sink_log;
+
+static void default_cb(void *v, const cam_fanout_frame *frame, void *opaque)
+{
+	sink_log *log = v;
+	log->frames++;
+	log->keyframes += frame->keyframe;
+	log->last_opaque = opaque;
+}
+
+static void sink_cb(void *v, const cam_fanout_frame *frame, void *opaque)
+{
+	sink_log *log = v;
+	log->frames += 100;   /* tells the two callbacks apart */
+	log->keyframes += frame->keyframe;
+	log->last_opaque = opaque;
+}
+
+static void test_sink(void)
+{
+	int fanout_opaque = 0, sink_opaque = 0;
+	cam_fanout *fo = cam_fanout_new(default_cb, &fanout_opaque);
+	sink_log viewer = {0}, rec = {0};
+	uint8_t byte = 0;
+	cam_packet p = {.data = &byte, .len = 1, .first = true, .last = true};
+	cam_fanout_frame delta = {.packets = &p, .count = 1, .keyframe = false};
+	cam_fanout_frame key = {.packets = &p, .count = 1, .keyframe = true};
+
+	CHECK(!cam_fanout_add_sink(fo, &rec, NULL, &sink_opaque));
+	CHECK(cam_fanout_add(fo, &viewer));
+	cam_fanout_deliver(fo, &key);
+	cam_fanout_deliver(fo, &delta);
+	CHECK(cam_fanout_add_sink(fo, &rec, sink_cb, &sink_opaque));
+	CHECK(!cam_fanout_add_sink(fo, &rec, sink_cb, &sink_opaque));  /* twice */
+	CHECK(!cam_fanout_add(fo, &rec));                              /* same member */
+	CHECK_EQ_INT(cam_fanout_count(fo), 2);
+	CHECK_EQ_INT(cam_fanout_waiting(fo), 1);   /* the pipeline forces a key frame */
+	CHECK_EQ_INT(cam_fanout_deliver(fo, &delta), 1);
+	CHECK_EQ_INT(rec.frames, 0);
+	CHECK_EQ_INT(cam_fanout_deliver(fo, &key), 2);
+	CHECK_EQ_INT(cam_fanout_deliver(fo, &delta), 2);
+	CHECK_EQ_INT(cam_fanout_waiting(fo), 0);
+	CHECK_EQ_INT(viewer.frames, 5);
+	CHECK_EQ_INT(viewer.keyframes, 2);
+	CHECK(viewer.last_opaque == &fanout_opaque);
+	CHECK_EQ_INT(rec.frames, 200);
+	CHECK_EQ_INT(rec.keyframes, 1);
+	CHECK(rec.last_opaque == &sink_opaque);
+
+	/* The viewer leaves: the sink goes on alone. */
+	CHECK(cam_fanout_remove(fo, &viewer));
+	CHECK_EQ_INT(cam_fanout_deliver(fo, &delta), 1);
+	CHECK_EQ_INT(rec.frames, 300);
+	CHECK(cam_fanout_remove(fo, &rec));
+	CHECK_EQ_INT(cam_fanout_deliver(fo, &key), 0);
+	CHECK_EQ_INT(rec.frames, 300);
+	cam_fanout_free(fo);
+
+	/* A fan-out without a default send takes sinks only. */
+	fo = cam_fanout_new(NULL, NULL);
+	CHECK(!cam_fanout_add(fo, &viewer));
+	CHECK(cam_fanout_add_sink(fo, &rec, sink_cb, NULL));
+	CHECK_EQ_INT(cam_fanout_deliver(fo, &key), 1);
+	CHECK(rec.last_opaque == NULL);
+	CHECK(cam_fanout_remove(fo, &rec));
+	cam_fanout_free(fo);
+}
+
 int main(void)
 {
 	RUN(test_waiting);
+	RUN(test_sink);
 	RUN(test_concurrent);
 	return check_exit();
 }
