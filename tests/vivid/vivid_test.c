@@ -1318,7 +1318,6 @@ static void test_mjpeg(void)
 		return;
 	}
 	only_format(NULL);
-	setenv("VIVID_TEST_COUNT_DQBUF", "1", 1);
 	/* The stream's size and length, from its header. */
 	uint32_t hdr[4] = {0, 0, 0, 0};
 	FILE *sf = fopen(MJPEG_STREAM, "rb");
@@ -1326,8 +1325,8 @@ static void test_mjpeg(void)
 	if(sf)
 		fclose(sf);
 	const int width = (int)hdr[1], height = (int)hdr[2];
-	ok(got && width > 0 && height > 0 && hdr[3] > 1, "mjpeg: %u JPEG frames of %dx%d to send",
-		hdr[3], width, height);
+	got = got && width > 0 && height > 0 && hdr[3] > 1;
+	ok(got, "mjpeg: %u JPEG frames of %dx%d to send", hdr[3], width, height);
 	if(!got)
 		return;
 	char fps_arg[16];
@@ -1341,6 +1340,7 @@ static void test_mjpeg(void)
 		return;
 	rc = wait_capture_caps(loopback, 5000);
 	ok(rc == 0, "mjpeg: %s offers capture once the producer writes", loopback);
+	setenv("VIVID_TEST_COUNT_DQBUF", "1", 1);
 	cam_source *s = rc == 0 ? cam_source_v4l2_new(loopback, width, height, MJPEG_FPS) : NULL;
 	rc = s ? cam_source_open(s) : -ENODEV;
 	ok(rc == 0, "mjpeg: open %s at %dx%d@%d (%s)", loopback, width, height, MJPEG_FPS,
@@ -1356,8 +1356,8 @@ static void test_mjpeg(void)
 		unsigned dq0 = dqbufs();
 		capture_encode_decode_with(s, 90, 2000000, 8000, mjpeg_read, &c, &r);
 		unsigned dq = dqbufs() - dq0;
-		/* The rate is a figure, not a check: 720p through TCG is 2 to 6 fps
-		 * depending on the host's load. */
+		/* The rate is a figure, not a check: 720p through TCG gave 0.3 to
+		 * 7 fps, depending on the host's load and on the drain (below). */
 		ok(r.captured >= 3 && r.errors == 0, "mjpeg: captured %d frames in %.1f s (%d timeouts)",
 			r.captured, r.wall_us / 1e6, r.timeouts);
 		ok(r.encoded == r.captured && r.decoded == r.encoded && r.wrong_size == 0 && c.pictures > 0,
