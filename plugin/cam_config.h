@@ -18,7 +18,7 @@
 #define CAM_MAX_CAMERA_ID 32
 #define CAM_MAX_CAMERAS 16
 #define CAM_DEFAULT_CAMERA_ID "default"
-#define CAM_DEFAULT_RECORD_DIR "/var/lib/janus/camera-recordings"
+#define CAM_DEFAULT_RECORD_DIR "/srv/janus-camera/recordings"
 
 typedef enum cam_source_kind {
 	CAM_SOURCE_KIND_PATTERN,

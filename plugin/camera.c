@@ -2,6 +2,7 @@
 #include "camera.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,9 @@ struct cam_camera {
 	cam_pipeline *pipeline;
 	/* The pipeline thread's: the last state other than idle. */
 	cam_source_state last;
+	cam_recording *rec;            /* NULL without a recording backend */
+	pthread_mutex_t rec_lock;      /* serialises record/stop_record and rec_holding */
+	bool rec_holding;              /* the recording holds the pipeline (on_demand) */
 };
 
 /* Pipeline state changes; only failures and recoveries go on. */
@@ -29,6 +33,14 @@ static void on_state(void *opaque, cam_source_state state, const char *error)
 		cam->last = state;
 	if((state == CAM_SOURCE_ERROR || recovered) && cam->cb.source_event)
 		cam->cb.source_event(cam->cb.opaque, cam, state, error);
+}
+
+static void on_recording_error(cam_recording *rec, const char *file, const char *error, void *opaque)
+{
+	cam_camera *cam = opaque;
+	cam_log(CAM_LOG_ERR, "camera \"%s\": recording %s stopped: %s", cam->cfg.id, file, error);
+	if(cam->cb.recording_error)
+		cam->cb.recording_error(cam->cb.opaque, cam, file, error);
 }
 
 static cam_source *source_for(const cam_camera_config *cfg)
@@ -65,6 +77,14 @@ cam_camera *cam_camera_new(const cam_camera_config *cfg, int index, uint8_t payl
 	};
 	if(src && cam->fo)
 		cam->pipeline = cam_pipeline_new(src, cam->fo, &pc, on_state, cam);
+	pthread_mutex_init(&cam->rec_lock, NULL);
+	if(cam->pipeline && cb->recording_ops)
+		cam->rec = cam_recording_new(cfg->id, cfg->record_dir, cam->fo, cb->recording_ops, on_recording_error, cam);
+	if(cam->pipeline && cb->recording_ops && !cam->rec) {
+		cam_pipeline_free(cam->pipeline);
+		cam->pipeline = NULL;
+		src = NULL;     /* freed with the pipeline */
+	}
 	if(!cam->pipeline) {
 		cam_fail(-ENOMEM, err, errlen, "camera \"%s\": could not create its %s", cfg->id,
 			!src ? (cfg->source == CAM_SOURCE_KIND_V4L2 ? "V4L2 source" : "test pattern") : "pipeline");
@@ -79,13 +99,19 @@ cam_camera *cam_camera_new(const cam_camera_config *cfg, int index, uint8_t payl
 
 int cam_camera_start(cam_camera *cam)
 {
-	return cam_pipeline_start(cam->pipeline);
+	int rc = cam_pipeline_start(cam->pipeline);
+	char err[256] = "";
+	if(rc == 0 && cam->cfg.record && cam->rec && cam_camera_record(cam, true, NULL, err, sizeof(err)))
+		cam_log(CAM_LOG_ERR, "camera \"%s\": record = true, but %s", cam->cfg.id, err);
+	return rc;
 }
 
 void cam_camera_free(cam_camera *cam)
 {
 	if(!cam)
 		return;
+	cam_recording_free(cam->rec);
+	pthread_mutex_destroy(&cam->rec_lock);
 	cam_pipeline_free(cam->pipeline);
 	cam_fanout_free(cam->fo);
 	cam_camera_config_clear(&cam->cfg);
@@ -183,6 +209,54 @@ static json_t *text_or_null(const char *text)
 	return v ? v : json_null();
 }
 
+int cam_camera_record(cam_camera *cam, bool start, cam_recording_status *st, char *err, size_t errlen)
+{
+	cam_recording_status local;
+	if(!st)
+		st = &local;
+	if(!cam->rec)
+		return cam_fail(CAM_ERROR_RECORDING, err, errlen, "recording is not available");
+	pthread_mutex_lock(&cam->rec_lock);
+	int rc = start ? cam_recording_start(cam->rec, st) : cam_recording_stop(cam->rec, st);
+	bool hold = start && rc == 0 && !cam->rec_holding;
+	bool release = !start && rc == 0 && cam->rec_holding;
+	if(hold)
+		cam_pipeline_hold(cam->pipeline);
+	if(release)
+		cam_pipeline_release(cam->pipeline);
+	cam->rec_holding = (cam->rec_holding || hold) && !release;
+	pthread_mutex_unlock(&cam->rec_lock);
+	if(rc == -EALREADY)
+		return cam_fail(CAM_ERROR_WRONG_STATE, err, errlen, "camera \"%s\" is recording already (%s)", cam->cfg.id, st->file);
+	if(rc == -ENOENT)
+		return cam_fail(CAM_ERROR_WRONG_STATE, err, errlen, "camera \"%s\" is not recording", cam->cfg.id);
+	if(rc < 0)
+		return cam_fail(CAM_ERROR_RECORDING, err, errlen, "camera \"%s\": %s", cam->cfg.id,
+			st->error[0] ? st->error : strerror(-rc));
+	return 0;
+}
+
+void cam_camera_recording_status(cam_camera *cam, cam_recording_status *st)
+{
+	if(cam->rec)
+		cam_recording_status_get(cam->rec, st);
+	else
+		memset(st, 0, sizeof(*st));
+}
+
+static json_t *recording_json(cam_camera *cam)
+{
+	cam_recording_status st;
+	cam_camera_recording_status(cam, &st);
+	json_t *rec = json_object();
+	json_object_set_new(rec, "active", json_boolean(st.active));
+	json_object_set_new(rec, "file", text_or_null(st.file));
+	json_object_set_new(rec, "bytes", json_integer((json_int_t)st.bytes));
+	json_object_set_new(rec, "frames", json_integer((json_int_t)st.frames));
+	json_object_set_new(rec, "error", text_or_null(st.error));
+	return rec;
+}
+
 static json_t *source_json(const cam_camera *cam, const cam_pipeline_status *st)
 {
 	json_t *source = json_object();
@@ -220,6 +294,7 @@ json_t *cam_camera_info_json(cam_camera *cam, int viewers)
 	json_object_set_new(info, "description", text_or_null(cam->cfg.description));
 	json_object_set_new(info, "source", source_json(cam, &st));
 	json_object_set_new(info, "encoder", encoder_json(&st));
+	json_object_set_new(info, "recording", recording_json(cam));
 	json_object_set_new(info, "viewers", json_integer(viewers));
 	json_object_set_new(info, "max_viewers", json_integer(cam->cfg.max_viewers));
 	return info;
@@ -240,6 +315,9 @@ json_t *cam_camera_summary_json(cam_camera *cam, int viewers)
 	json_object_set_new(entry, "viewers", json_integer(viewers));
 	json_object_set_new(entry, "max_viewers", json_integer(cam->cfg.max_viewers));
 	json_object_set_new(entry, "pin", json_boolean(cam->cfg.pin != NULL));
+	cam_recording_status rs;
+	cam_camera_recording_status(cam, &rs);
+	json_object_set_new(entry, "recording", json_boolean(rs.active));
 	return entry;
 }
 

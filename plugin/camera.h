@@ -20,6 +20,7 @@
 #include "cam_config.h"
 #include "fanout.h"
 #include "pipeline.h"
+#include "recording.h"
 #include "snapshot.h"
 
 typedef struct cam_camera cam_camera;
@@ -28,6 +29,11 @@ typedef struct cam_camera_callbacks {
 	cam_fanout_send_fn send;        /* a frame to one viewer; must not block */
 	/* The source failed (ERROR, with a reason) or came back (RUNNING). */
 	void (*source_event)(void *opaque, cam_camera *cam, cam_source_state state, const char *error);
+	/* Where recordings are written (the plugin: Janus's recorder). */
+	const cam_recording_ops *recording_ops;
+	/* A recording stopped by a write error (full disk, ...), on its writer
+	 * thread; must not call back into the camera's recording. */
+	void (*recording_error)(void *opaque, cam_camera *cam, const char *file, const char *error);
 	void *opaque;
 } cam_camera_callbacks;
 
@@ -35,7 +41,9 @@ typedef struct cam_camera_callbacks {
  * NULL with a reason in err. */
 cam_camera *cam_camera_new(const cam_camera_config *cfg, int index, uint8_t payload_type,
 	const cam_camera_callbacks *cb, char *err, size_t errlen);
-/* Starts its pipeline thread.  0 or -errno. */
+/* Starts its pipeline thread, and its recording when `record` is set (a
+ * recording that cannot start is logged and kept as its error).  0 or
+ * -errno. */
 int cam_camera_start(cam_camera *cam);
 /* Stops and frees; every viewer must have been unsubscribed. */
 void cam_camera_free(cam_camera *cam);
@@ -75,8 +83,15 @@ void cam_camera_status(cam_camera *cam, cam_pipeline_status *st);
 int cam_camera_snapshot(cam_camera *cam, int width, int quality, int timeout_ms, cam_jpeg *out,
 	int64_t *captured_ms, char *err, size_t errlen);
 
+/* `record` (start) and `stop_record`: 0 with the status after, or a
+ * contract error code with a reason: 487 when already recording (start) or
+ * not recording (stop), 491 when the folder or file cannot be used.  A
+ * recording holds an on_demand camera open from start to stop. */
+int cam_camera_record(cam_camera *cam, bool start, cam_recording_status *st, char *err, size_t errlen);
+void cam_camera_recording_status(cam_camera *cam, cam_recording_status *st);
+
 /* The `info` answer's camera part: id, description, source, encoder,
- * viewers (the caller counts them) and max_viewers. */
+ * recording, viewers (the caller counts them) and max_viewers. */
 json_t *cam_camera_info_json(cam_camera *cam, int viewers);
 /* One entry of the `cameras` answer: what a viewer may know (no secrets). */
 json_t *cam_camera_summary_json(cam_camera *cam, int viewers);

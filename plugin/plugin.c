@@ -62,6 +62,7 @@
 #include "fanout.h"
 #include "log.h"
 #include "pipeline.h"
+#include "recording_janus.h"
 #include "request.h"
 
 #define CAMERA_VERSION 1
@@ -321,6 +322,14 @@ static void notify(camera_session *session, const char *event, const char *reaso
 	gateway->notify_event(&camera_plugin, session->handle, info);
 }
 
+/* A text as JSON, or null when absent, empty or not UTF-8 (json_string
+ * refuses that; a device name or an error could be). */
+static json_t *text_or_null(const char *text)
+{
+	json_t *v = text && *text ? json_string(text) : NULL;
+	return v ? v : json_null();
+}
+
 static json_t *id_or_null(uint64_t id)
 {
 	return id ? json_integer((json_int_t)id) : json_null();
@@ -478,11 +487,9 @@ static void broadcast(json_t *event)
 /* The `source` event. */
 static json_t *source_event(const cam_camera *cam, cam_source_state state, const char *error)
 {
-	/* json_string refuses text that is not UTF-8 (a device name could be). */
-	json_t *reason = error && *error ? json_string(error) : NULL;
 	return json_pack("{ss s{ssssssso}}", "camera", "event", "result",
 		"event", "source", "camera", cam_camera_id(cam), "state", cam_source_state_name(state),
-		"error", reason ? reason : json_null());
+		"error", text_or_null(error));
 }
 
 /* A camera's source failed or came back: its viewers get a `source` event
@@ -503,6 +510,44 @@ static void on_source_event(void *opaque, cam_camera *cam, cam_source_state stat
 	janus_mutex_unlock(&source_mutex);
 	push_all(targets, event);
 	json_decref(event);
+}
+
+/* The `recording` event to a camera's viewers and the event handlers:
+ * started, stopped, or error (file and reason may be NULL). */
+static void recording_event(cam_camera *cam, const char *state, const char *file, const char *error)
+{
+	json_t *event = json_pack("{ss s{sssssssoso}}", "camera", "event", "result", "event", "recording",
+		"camera", cam_camera_id(cam), "state", state,
+		"file", text_or_null(file), "error", text_or_null(error));
+	if(events_on())
+		gateway->notify_event(&camera_plugin, NULL, json_deep_copy(json_object_get(event, "result")));
+	push_all(sessions_where(watches, cam), event);
+	json_decref(event);
+}
+
+/* A recording stopped by a write error (its writer thread). */
+static void on_recording_error(void *opaque, cam_camera *cam, const char *file, const char *error)
+{
+	if(plugin_ready())
+		recording_event(cam, "error", file, error);
+}
+
+/* `record` and `stop_record`. */
+static json_t *record(cam_camera *cam, bool start)
+{
+	cam_recording_status st;
+	char err[256] = "";
+	int code = cam_camera_record(cam, start, &st, err, sizeof(err));
+	int level = code ? LOG_WARN : LOG_INFO;
+	JANUS_LOG(level, "[camera] %s %s: %s\n", start ? "record" : "stop_record",
+		cam_camera_id(cam), code ? err : st.file);
+	if(code)
+		return cam_error_json(code, err);
+	recording_event(cam, start ? "started" : "stopped", st.file, NULL);
+	if(start)
+		return json_pack("{ssss}", "camera", "ok", "file", st.file);
+	return json_pack("{sssssIsI}", "camera", "ok", "file", st.file, "bytes", (json_int_t)st.bytes,
+		"frames", (json_int_t)st.frames);
 }
 
 /* A viewer that starts watching while the source is down hears so at once
@@ -881,6 +926,9 @@ static json_t *handle_sync(camera_session *session, const cam_request *req)
 			return cameras_json();
 		case CAM_REQ_SNAPSHOT:
 			return snapshot(session, cam, req);
+		case CAM_REQ_RECORD:
+		case CAM_REQ_STOP_RECORD:
+			return record(cam, req->kind == CAM_REQ_RECORD);
 		case CAM_REQ_KEYFRAME: {
 			janus_mutex_lock(&session->mutex);
 			cam_camera *watched = session->state != VIEWER_IDLE ? session->cam : NULL;
@@ -1365,7 +1413,10 @@ static int camera_init(janus_callbacks *callback, const char *config_path)
 		return -1;
 	}
 	gateway = callback;
-	cam_camera_callbacks cb = {.send = fanout_send, .source_event = on_source_event};
+	cam_camera_callbacks cb = {
+		.send = fanout_send, .source_event = on_source_event,
+		.recording_ops = cam_recording_janus_ops(), .recording_error = on_recording_error,
+	};
 	char err[256] = "";
 	if(cam_cameras_new(&cams, &config, CAMERA_PT, &cb, err, sizeof(err)) < 0) {
 		JANUS_LOG(LOG_FATAL, "[camera] %s\n", err);

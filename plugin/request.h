@@ -30,6 +30,7 @@ enum {
 	CAM_ERROR_SOURCE_UNAVAILABLE = 488,
 	CAM_ERROR_NOT_CONTROLLER = 489,
 	CAM_ERROR_RATE_LIMITED = 490,
+	CAM_ERROR_RECORDING = 491,       /* extension: the recording folder or file cannot be used */
 	CAM_ERROR_INTERNAL = 499,
 };
 

@@ -76,7 +76,12 @@ static inline void cam_source_free(cam_source *s)
 
 /* The synthetic test pattern: a moving picture carrying the stamp
  * (stamp.h), paced by CLOCK_MONOTONIC at the given rate.  NULL on bad sizes
- * (width and height must be even, 80..4096 and 64..4096; fps 1..120). */
+ * (width and height must be even, 80..4096 and 64..4096; fps 1..120).
+ * For tests of what a camera failure does downstream, the environment
+ * variable CAM_PATTERN_OUTAGE_ENV = "AFTER_MS:FOR_MS" makes every pattern
+ * source fail once as an unplugged camera does: AFTER_MS after its first
+ * open, reads fail (-EIO) and opens fail (-ENODEV) for FOR_MS. */
+#define CAM_PATTERN_OUTAGE_ENV "JANUS_CAMERA_TEST_OUTAGE"
 cam_source *cam_source_pattern_new(int width, int height, int fps);
 
 /* A V4L2 camera through libv4l2, delivering I420 (libv4lconvert converts

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -36,6 +37,10 @@ typedef struct pattern_source {
 	int64_t t0_ns;              /* deadline of slot 0 */
 	int64_t slot;               /* the next slot to deliver */
 	uint32_t counter;           /* frames delivered since open */
+	/* A simulated outage (CAM_PATTERN_OUTAGE_ENV): monotonic ns when it
+	 * starts and ends; 0 = none (or over). */
+	int64_t outage_start_ns, outage_end_ns;
+	bool opened_once;
 } pattern_source;
 
 static int64_t clock_ns(clockid_t id)
@@ -168,11 +173,46 @@ static void render(pattern_source *p, int64_t t)
 	}
 }
 
+/* The outage CAM_PATTERN_OUTAGE_ENV asks for ("AFTER_MS:FOR_MS"), timed
+ * from the source's first open; false when it is unset or malformed. */
+static bool outage_wanted(int64_t *after_ms, int64_t *for_ms)
+{
+	const char *v = getenv(CAM_PATTERN_OUTAGE_ENV);
+	long long a = 0, f = 0;
+	char extra;
+	if(!v || sscanf(v, "%lld:%lld%c", &a, &f, &extra) != 2 || a < 0 || f <= 0)
+		return false;
+	*after_ms = a;
+	*for_ms = f;
+	return true;
+}
+
+/* Whether the simulated outage is on now; forgets it once it is over. */
+static bool in_outage(pattern_source *p, int64_t now)
+{
+	if(!p->outage_start_ns || now < p->outage_start_ns)
+		return false;
+	if(now < p->outage_end_ns)
+		return true;
+	p->outage_start_ns = p->outage_end_ns = 0;
+	return false;
+}
+
 static int pattern_open(cam_source *s)
 {
 	pattern_source *p = (pattern_source *)s;
 	if(!p->pixels)
 		return -ENOMEM;
+	int64_t now = clock_ns(CLOCK_MONOTONIC), after_ms, for_ms;
+	if(in_outage(p, now))
+		return -ENODEV;
+	if(!p->opened_once && outage_wanted(&after_ms, &for_ms)) {
+		p->outage_start_ns = now + after_ms * 1000000;
+		p->outage_end_ns = p->outage_start_ns + for_ms * 1000000;
+		CAM_INFO("pattern: a simulated outage of %lld ms in %lld ms (%s)", (long long)for_ms,
+			(long long)after_ms, CAM_PATTERN_OUTAGE_ENV);
+	}
+	p->opened_once = true;
 	p->t0_ns = clock_ns(CLOCK_MONOTONIC);
 	p->slot = 0;
 	p->counter = 0;
@@ -190,6 +230,8 @@ static int pattern_read(cam_source *s, cam_frame *frame, int timeout_ms)
 	pattern_source *p = (pattern_source *)s;
 	if(!s->is_open)
 		return -EBADF;
+	if(in_outage(p, clock_ns(CLOCK_MONOTONIC)))
+		return -EIO;
 	int64_t due = slot_deadline(p, p->slot);
 	int64_t now = clock_ns(CLOCK_MONOTONIC);
 	if(due > now) {

@@ -30,10 +30,11 @@ const isOk = (d) => d?.camera === 'ok' && d.error_code === undefined;
 // test brings its own `record_dir`, or a whole configuration in `raw`, whose
 // {{DIR}} becomes the folder), werift viewers that clean up after
 // themselves, admin requests and per-camera info on the plain handle.
-async function setup(t, { set = {}, raw, dir = makeTmpDir('recordings') } = {}) {
+async function setup(t, { set = {}, raw, dir = makeTmpDir('recordings'), env } = {}) {
   const janusOpts = raw !== undefined
     ? { raw: raw.replaceAll('{{DIR}}', dir).replaceAll('{{KEY}}', ADMIN_KEY) }
     : { set: { admin_key: `"${ADMIN_KEY}"`, record_dir: JSON.stringify(dir), ...set } };
+  if (env) janusOpts.env = env;
   const ctx = await setupJanus(t, janusOpts);
   ctx.dir = dir;
   ctx.newViewer = (name) => {
@@ -42,7 +43,7 @@ async function setup(t, { set = {}, raw, dir = makeTmpDir('recordings') } = {}) 
     return v;
   };
   ctx.request = async (body) => (await ctx.adminHandle.message(body)).data;
-  ctx.admin = async (body) => ctx.request({ admin_key: ADMIN_KEY, ...body });
+  ctx.adminReq = async (body) => ctx.request({ admin_key: ADMIN_KEY, ...body });
   ctx.cameraInfo = async (camera) => {
     const d = await ctx.request(camera ? { request: 'info', camera } : { request: 'info' });
     assert.equal(d?.camera, 'info', `info answer: ${JSON.stringify(d)}`);
@@ -56,14 +57,14 @@ async function setup(t, { set = {}, raw, dir = makeTmpDir('recordings') } = {}) 
 // answers).
 async function recordFor(ctx, ms, { camera, during } = {}) {
   const cam = camera ? { camera } : {};
-  const started = await ctx.admin({ request: 'record', ...cam });
+  const started = await ctx.adminReq({ request: 'record', ...cam });
   const t0 = performance.now();
   assert.ok(isOk(started), `record: ${JSON.stringify(started)}`);
   assert.ok(typeof started.file === 'string' && started.file.endsWith('.mjr'), `record's file: ${started.file}`);
   const work = during ? during() : Promise.resolve();
   await sleep(ms);
   await work;
-  const stopped = await ctx.admin({ request: 'stop_record', ...cam });
+  const stopped = await ctx.adminReq({ request: 'stop_record', ...cam });
   const ranMs = performance.now() - t0;
   assert.ok(isOk(stopped), `stop_record: ${JSON.stringify(stopped)}`);
   assert.equal(stopped.file, started.file, 'stop_record names the file record started');
@@ -173,7 +174,7 @@ test('record = true in the configuration: that camera records from the start wit
     const list = await ctx.request({ request: 'cameras' });
     assert.deepEqual(list.cameras.map((c) => [c.id, c.recording]), [['front', true], ['rear', false]], JSON.stringify(list));
     await sleep(4000);
-    const stopped = await ctx.admin({ request: 'stop_record', camera: 'front' });
+    const stopped = await ctx.adminReq({ request: 'stop_record', camera: 'front' });
     // Janus started recording at plugin start, a little before we asked.
     const ranMs = performance.now() - t0;
     assert.ok(isOk(stopped), JSON.stringify(stopped));
@@ -222,7 +223,7 @@ test('a recording across a stalled camera (Janus stopped for 2 s, then continued
         await sleep(2000);
         process.kill(ctx.janus.proc.pid, 'SIGCONT');
         await sleep(1000);
-        const c = await ctx.admin({ request: 'configure', width: 160, height: 120 });
+        const c = await ctx.adminReq({ request: 'configure', width: 160, height: 120 });
         assert.ok(isOk(c), `configure: ${JSON.stringify(c)}`);
       },
     });
@@ -230,7 +231,7 @@ test('a recording across a stalled camera (Janus stopped for 2 s, then continued
     console.log(`# across a 2 s stall and a size change: ${p.summary}`);
     assert.equal(p.decoded.errors + p.decoded.corrupt, 0, p.decoded.lastError ?? 'corrupt pictures');
     assert.equal(p.decoded.badStamps, 0);
-    assert.ok(p.decoded.sizes['320x240'] > 100 && p.decoded.sizes['160x120'] > 30, `sizes ${JSON.stringify(p.decoded.sizes)}`);
+    assert.ok(p.decoded.sizes['320x240'] > 75 && p.decoded.sizes['160x120'] > 30, `sizes ${JSON.stringify(p.decoded.sizes)}`);
     assert.equal(p.decoded.timeSteps().backwards, 0, 'capture times go forward');
     assert.ok(p.decoded.timeSteps().maxStepMs >= 1500, 'the stall is in the file');
     let gap = 0;
@@ -249,21 +250,21 @@ test('record into a folder that cannot be written is an error in the reply and i
     const v = ctx.newViewer('v');
     await v.join();
     await v.waitFrames(10, 10000);
-    const r = await ctx.admin({ request: 'record' });
+    const r = await ctx.adminReq({ request: 'record' });
     console.log(`# record under a file: ${JSON.stringify(r)}`);
     assert.ok(Number.isInteger(r.error_code) && r.error_code >= 480 && r.error_code < 500, JSON.stringify(r));
     assert.ok(typeof r.error === 'string' && r.error.includes(bad), `the reply names the folder: ${r.error}`);
     let info = await ctx.cameraInfo();
     assert.equal(info.recording.active, false);
     assert.ok(typeof info.recording.error === 'string' && info.recording.error.includes(bad), `info: ${JSON.stringify(info.recording)}`);
-    assert.equal((await ctx.admin({ request: 'stop_record' })).error_code, 487, 'nothing to stop');
+    assert.equal((await ctx.adminReq({ request: 'stop_record' })).error_code, 487, 'nothing to stop');
 
     // A read-only file system (when the test may mount one).
     const ro = tmpfs(t, 'ro', 'ro,size=1m');
     if (ro) {
-      const c = await ctx.admin({ request: 'configure', record_dir: ro });
+      const c = await ctx.adminReq({ request: 'configure', record_dir: ro });
       if (isOk(c)) {
-        const r2 = await ctx.admin({ request: 'record' });
+        const r2 = await ctx.adminReq({ request: 'record' });
         console.log(`# record on a read-only tmpfs: ${JSON.stringify(r2)}`);
         assert.ok(r2.error_code >= 480 && r2.error_code < 500, JSON.stringify(r2));
         assert.match(r2.error, /Read-only file system|Permission denied/);
@@ -284,11 +285,42 @@ test('record into /var (a folder Janus protects in Debian\'s janus.jcfg, and so 
     const dir = fs.mkdtempSync('/var/tmp/janus-camera-recording-test-');
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
     const ctx = await setup(t, { dir });
-    const r = await ctx.admin({ request: 'record' });
+    const r = await ctx.adminReq({ request: 'record' });
     console.log(`# record into /var: ${JSON.stringify(r)}`);
     assert.ok(r.error_code >= 480 && r.error_code < 500, JSON.stringify(r));
     assert.match(r.error, /protect/i);
     assert.ok(ctx.janus.running);
+  });
+
+test('a recording across a camera outage (the test pattern unplugged for 1.5 s) stays playable: the gap is in the file, a key frame follows the return',
+  { timeout: 120000 }, async (t) => {
+    // JANUS_CAMERA_TEST_OUTAGE makes the pattern fail as an unplugged camera
+    // does (reads fail, then opens fail) 3 s after it first opens, for 1.5 s:
+    // the pipeline reports the error, retries, and comes back.
+    const ctx = await setup(t, { set: { width: 320, height: 240, fps: 30 }, env: { JANUS_CAMERA_TEST_OUTAGE: '3000:1500' } });
+    const v = ctx.newViewer('v');
+    await v.join();
+    const r = await recordFor(ctx, 8000);
+    const p = await playBack(r.stopped.file);
+    const sources = v.events.filter((e) => e?.result?.event === 'source').map((e) => e.result.state);
+    console.log(`# across a 1.5 s outage: ${p.summary}; the viewer heard source ${JSON.stringify(sources)}`);
+    // error (the read failed), maybe error again (a new reason: the reopen
+    // fails), then running.
+    assert.ok(sources.length >= 2 && sources.at(-1) === 'running' && sources.slice(0, -1).every((s) => s === 'error'),
+      'the viewer heard of the failure and the return');
+    assert.equal(p.decoded.errors + p.decoded.corrupt, 0, p.decoded.lastError ?? 'corrupt pictures');
+    assert.equal(p.decoded.badStamps, 0);
+    assert.deepEqual(Object.keys(p.decoded.sizes), ['320x240']);
+    assert.equal(p.decoded.timeSteps().backwards, 0, 'capture times go forward');
+    // The gap, and the key frame that ends it.
+    let gapAt = 1;
+    for (let i = 1; i < p.webm.frames.length; i++) {
+      if (p.webm.frames[i].timeMs - p.webm.frames[i - 1].timeMs > p.webm.frames[gapAt].timeMs - p.webm.frames[gapAt - 1].timeMs) gapAt = i;
+    }
+    const gap = p.webm.frames[gapAt].timeMs - p.webm.frames[gapAt - 1].timeMs;
+    assert.ok(gap >= 1400 && gap <= 3000, `largest gap in the file's times: ${gap} ms`);
+    assert.ok(p.webm.frames[gapAt].key, 'the first frame after the outage is a key frame');
+    assert.ok(p.decoded.pictures > 150, `pictures: ${p.decoded.pictures} (8 s less 1.5 s at 30 fps)`);
   });
 
 test('a full disk while recording: an error event to the viewers, the error in info, the viewers watch on, Janus runs on, the file so far plays',
@@ -303,7 +335,7 @@ test('a full disk while recording: an error event to the viewers, the error in i
     const v = ctx.newViewer('v');
     await v.join();
     await v.waitFrames(10, 10000);
-    const r = await ctx.admin({ request: 'record' });
+    const r = await ctx.adminReq({ request: 'record' });
     assert.ok(isOk(r), JSON.stringify(r));
     // 256 KB at 1 Mbit/s: full in about 2 s.
     const ev = await waitFor(() => v.events.find((e) => e?.result?.event === 'recording' && e.result.state === 'error'),
@@ -322,7 +354,7 @@ test('a full disk while recording: an error event to the viewers, the error in i
     await sleep(1000);
     assert.ok(v.frames > frames0 + 20, 'the viewer decodes on');
     assert.ok(ctx.janus.running);
-    const s = await ctx.admin({ request: 'stop_record' });
+    const s = await ctx.adminReq({ request: 'stop_record' });
     console.log(`# stop_record after the error: ${JSON.stringify(s)}`);
     // What was written before the disk filled up still plays (janus-pp-rec
     // reads whole packets); written outside the full tmpfs.
@@ -360,12 +392,12 @@ test('bad record requests: no admin_key 486, unknown camera 484, stop_record whe
     const files = fs.existsSync(ctx.dir) ? fs.readdirSync(ctx.dir) : [];
     assert.deepEqual(files, [], 'no file from a refused request');
     // Twice: the second is a wrong state, and the first goes on.
-    const a = await ctx.admin({ request: 'record', camera: 'front' });
+    const a = await ctx.adminReq({ request: 'record', camera: 'front' });
     assert.ok(isOk(a), JSON.stringify(a));
-    const b = await ctx.admin({ request: 'record', camera: 'front' });
+    const b = await ctx.adminReq({ request: 'record', camera: 'front' });
     console.log(`# record twice: ${JSON.stringify(b)}`);
     assert.equal(b.error_code, 487);
     assert.equal((await ctx.cameraInfo('front')).recording.file, a.file);
-    assert.ok(isOk(await ctx.admin({ request: 'stop_record', camera: 'front' })));
+    assert.ok(isOk(await ctx.adminReq({ request: 'stop_record', camera: 'front' })));
     assert.ok(ctx.janus.running);
   });

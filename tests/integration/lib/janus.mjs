@@ -372,6 +372,7 @@ export async function startJanus({
   debugLevel = Number(process.env.CAM_JANUS_DEBUG || 4),
   startTimeout,
   name = 'janus',
+  env: extraEnv = {}, // more environment for Janus, e.g. JANUS_CAMERA_TEST_OUTAGE
 } = {}) {
   for (const so of plugins) {
     if (!fs.existsSync(so)) throw new Error(`no plugin at ${so} (build first: make)`);
@@ -392,7 +393,7 @@ export async function startJanus({
 
   const sanitize = process.env.CAM_SANITIZE === '1';
   const sanEnv = sanitizerEnv(dir);
-  let env = { ...process.env, ...sanEnv };
+  let env = { ...process.env, ...extraEnv, ...sanEnv };
   // CAM_JANUS_STRACE=1: record every signal Janus receives, with the
   // sender's pid (signals.strace), to find who stops a Janus unasked.  The
   // sanitizer preload goes to Janus only, not to strace.
@@ -403,7 +404,7 @@ export async function startJanus({
     if (sanEnv.ASAN_OPTIONS) sanEnv.ASAN_OPTIONS = sanEnv.ASAN_OPTIONS.replace('detect_leaks=1', 'detect_leaks=0');
     for (const [k, v] of Object.entries(sanEnv)) pre.push('-E', `${k}=${v}`);
     argv.unshift(...pre);
-    env = { ...process.env };
+    env = { ...process.env, ...extraEnv };
   }
   const logFile = path.join(dir, 'janus.log');
   const fd = fs.openSync(logFile, 'a');
