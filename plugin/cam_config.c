@@ -301,6 +301,70 @@ int cam_config_finish(cam_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+static bool is_general(const char *category)
+{
+	return category && !strcmp(category, "general");
+}
+
+/* general's items; each one's problem reported.  0 or -EINVAL. */
+static int load_general(cam_config *cfg, const cam_config_entry *entries, size_t n,
+	void (*report)(void *, const char *), void *opaque)
+{
+	int rc = 0;
+	for(size_t i = 0; i < n; i++) {
+		char err[256] = "", line[320];
+		if(!is_general(entries[i].category) || !entries[i].key)
+			continue;
+		if(cam_config_set(cfg, entries[i].key, entries[i].value ? entries[i].value : "", err, sizeof(err)) < 0) {
+			snprintf(line, sizeof(line), "general: %s", err);
+			report(opaque, line);
+			rc = -EINVAL;
+		}
+	}
+	return rc;
+}
+
+/* One camera per other category; each problem reported.  0 or -EINVAL. */
+static int load_cameras(cam_config *cfg, const cam_config_entry *entries, size_t n,
+	void (*report)(void *, const char *), void *opaque)
+{
+	int rc = 0;
+	int cam = -1;              /* index of the camera being read; -1: none, or refused */
+	for(size_t i = 0; i < n; i++) {
+		const cam_config_entry *e = &entries[i];
+		char err[256] = "", line[320];
+		if(!e->category || is_general(e->category))
+			continue;
+		if(!e->key) {
+			cam = cam_config_add_camera(cfg, e->category, err, sizeof(err)) ? cfg->n_cameras - 1 : -1;
+			if(cam < 0) {
+				report(opaque, err);
+				rc = -EINVAL;
+			}
+		} else if(cam >= 0 && cam_camera_config_set(&cfg->cameras[cam], e->key, e->value ? e->value : "",
+				err, sizeof(err)) < 0) {
+			snprintf(line, sizeof(line), "camera \"%s\": %s", e->category, err);
+			report(opaque, line);
+			rc = -EINVAL;
+		}
+	}
+	return rc;
+}
+
+int cam_config_load(cam_config *cfg, const cam_config_entry *entries, size_t n,
+	void (*report)(void *opaque, const char *problem), void *opaque)
+{
+	int rc = load_general(cfg, entries, n, report, opaque);
+	if(load_cameras(cfg, entries, n, report, opaque) < 0)
+		rc = -EINVAL;
+	char err[256] = "";
+	if(rc == 0 && cam_config_finish(cfg, err, sizeof(err)) < 0) {
+		report(opaque, err);
+		rc = -EINVAL;
+	}
+	return rc;
+}
+
 int cam_config_camera_index(const cam_config *cfg, const char *id)
 {
 	if(!id)

@@ -106,6 +106,23 @@ int cam_camera_config_set(cam_camera_config *cam, const char *key, const char *v
  * then checks every camera (the reason names the camera).  0 or -EINVAL. */
 int cam_config_finish(cam_config *cfg, char *err, size_t errlen);
 
+/* One item of a parsed file: key = value in category (NULL: outside any).
+ * An entry whose key is NULL starts a category, so that an empty section
+ * is a camera too. */
+typedef struct cam_config_entry {
+	const char *category;
+	const char *key;
+	const char *value;
+} cam_config_entry;
+
+/* Loads a parsed file into cfg (fresh from cam_config_defaults()):
+ * general's keys first (its camera keys are every camera's defaults), then
+ * a camera per other category in the file's order, then
+ * cam_config_finish().  Every problem goes to report(), one line each,
+ * naming the camera and the key; 0 when there was none, else -EINVAL. */
+int cam_config_load(cam_config *cfg, const cam_config_entry *entries, size_t n,
+	void (*report)(void *opaque, const char *problem), void *opaque);
+
 /* Checks one camera's combination (e.g. width/height vs. the stamp). */
 int cam_camera_config_check(const cam_camera_config *cam, char *err, size_t errlen);
 

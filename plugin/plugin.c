@@ -1290,60 +1290,35 @@ static void worker(gpointer data, gpointer unused)
 	janus_refcount_decrease(&session->ref);
 }
 
-/* Feeds one category's items to set (general or a camera).  0, or -1
- * after logging each bad item, named by where. */
-static int load_items(janus_config *jcfg, janus_config_category *category, const char *path, const char *where,
-	int (*set)(void *target, const char *key, const char *value, char *err, size_t errlen), void *target)
+/* The file's categories and their items, in order, as cam_config_load()
+ * takes them (the strings stay jcfg's). */
+static GArray *config_entries(janus_config *jcfg)
 {
-	int rc = 0;
-	GList *items = janus_config_get_items(jcfg, category);
-	for(GList *l = items; l; l = l->next) {
-		janus_config_item *item = l->data;
-		if(!item || item->type != janus_config_type_item || !item->name)
-			continue;
-		char err[256] = "";
-		if(set(target, item->name, item->value ? item->value : "", err, sizeof(err)) < 0) {
-			JANUS_LOG(LOG_FATAL, "[camera] %s: %s: %s\n", path, where, err);
-			rc = -1;
-		}
-	}
-	g_list_free(items);
-	return rc;
-}
-
-static int set_general(void *target, const char *key, const char *value, char *err, size_t errlen)
-{
-	return cam_config_set(target, key, value, err, errlen);
-}
-
-static int set_camera(void *target, const char *key, const char *value, char *err, size_t errlen)
-{
-	return cam_camera_config_set(target, key, value, err, errlen);
-}
-
-/* `general` first (its camera keys are every camera's defaults), then each
- * other category as a camera, in the file's order. */
-static int load_categories(janus_config *jcfg, const char *path)
-{
-	janus_config_category *general = janus_config_get(jcfg, NULL, janus_config_type_category, "general");
-	int rc = general ? load_items(jcfg, general, path, "general", set_general, &config) : 0;
+	GArray *entries = g_array_new(FALSE, FALSE, sizeof(cam_config_entry));
 	GList *categories = janus_config_get_categories(jcfg, NULL);
-	for(GList *l = categories; l; l = l->next) {
-		janus_config_category *category = l->data;
-		if(!category || !category->name || !strcmp(category->name, "general"))
+	for(GList *c = categories; c; c = c->next) {
+		janus_config_category *category = c->data;
+		if(!category || !category->name)
 			continue;
-		char where[64], err[256] = "";
-		snprintf(where, sizeof(where), "camera \"%s\"", category->name);
-		cam_camera_config *cam = cam_config_add_camera(&config, category->name, err, sizeof(err));
-		if(!cam) {
-			JANUS_LOG(LOG_FATAL, "[camera] %s: %s\n", path, err);
-			rc = -1;
-		} else if(load_items(jcfg, category, path, where, set_camera, cam) < 0) {
-			rc = -1;
+		cam_config_entry start = {.category = category->name};
+		g_array_append_val(entries, start);
+		GList *items = janus_config_get_items(jcfg, category);
+		for(GList *l = items; l; l = l->next) {
+			janus_config_item *item = l->data;
+			if(!item || item->type != janus_config_type_item || !item->name)
+				continue;
+			cam_config_entry e = {.category = category->name, .key = item->name, .value = item->value};
+			g_array_append_val(entries, e);
 		}
+		g_list_free(items);
 	}
 	g_list_free(categories);
-	return rc;
+	return entries;
+}
+
+static void config_problem(void *path, const char *problem)
+{
+	JANUS_LOG(LOG_FATAL, "[camera] %s: %s\n", (const char *)path, problem);
 }
 
 /* Reads janus.plugin.camera.jcfg (or .cfg) into config.  Returns 0, or -1
@@ -1367,13 +1342,11 @@ static int load_config(const char *config_path)
 			"Janus's config parser logged where)\n", path);
 		return -1;
 	}
-	int rc = load_categories(jcfg, path);
+	GArray *entries = config_entries(jcfg);
+	int rc = cam_config_load(&config, (cam_config_entry *)(void *)entries->data, entries->len, config_problem, path);
+	g_array_free(entries, TRUE);
 	janus_config_destroy(jcfg);
-	if(rc == 0 && cam_config_finish(&config, err, sizeof(err)) < 0) {
-		JANUS_LOG(LOG_FATAL, "[camera] %s: %s\n", path, err);
-		rc = -1;
-	}
-	return rc;
+	return rc < 0 ? -1 : 0;
 }
 
 static guint id_hash(gconstpointer v)

@@ -193,11 +193,72 @@ static void test_cameras(void)
 	cam_config_clear(&c);
 }
 
+typedef struct problems {
+	int count;
+	char text[1024];
+} problems;
+
+static void collect(void *opaque, const char *problem)
+{
+	problems *p = opaque;
+	p->count++;
+	size_t len = strlen(p->text);
+	snprintf(p->text + len, sizeof(p->text) - len, "%s\n", problem);
+}
+
+/* A parsed file as entries: general first whatever its place, cameras in
+ * order (an empty section is a camera too), every problem reported with the
+ * camera and the key, none of them fatal to the reading of the rest. */
+static void test_load(void)
+{
+	const cam_config_entry good[] = {
+		{"front", NULL, NULL}, {"front", "width", "320"}, {"front", "height", "240"},
+		{"general", NULL, NULL}, {"general", "fps", "15"}, {"general", "admin_key", "k"},
+		{"empty", NULL, NULL},
+	};
+	cam_config c;
+	cam_config_defaults(&c);
+	problems p = {0};
+	CHECK_EQ_INT(cam_config_load(&c, good, sizeof(good) / sizeof(good[0]), collect, &p), 0);
+	CHECK_EQ_INT(p.count, 0);
+	CHECK_EQ_INT(c.n_cameras, 2);
+	CHECK(!strcmp(c.cameras[0].id, "front") && !strcmp(c.cameras[1].id, "empty"));
+	CHECK_EQ_INT(c.cameras[0].width, 320);
+	CHECK_EQ_INT(c.cameras[0].fps, 15);       /* general's, though general came later */
+	CHECK_EQ_INT(c.cameras[1].fps, 15);
+	CHECK(!strcmp(c.admin_key, "k"));
+	cam_config_clear(&c);
+
+	const cam_config_entry bad[] = {
+		{"general", NULL, NULL}, {"general", "widht", "1"},
+		{"front", NULL, NULL}, {"front", "fps", "500"}, {"front", "control", "open"},
+		{"bad id", NULL, NULL}, {"bad id", "width", "320"},
+		{"rear", NULL, NULL}, {"rear", "width", "321"},
+	};
+	cam_config_defaults(&c);
+	memset(&p, 0, sizeof(p));
+	CHECK_EQ_INT(cam_config_load(&c, bad, sizeof(bad) / sizeof(bad[0]), collect, &p), -EINVAL);
+	printf("# problems:\n%s", p.text);
+	CHECK_EQ_INT(p.count, 4);                 /* the odd width is only judged once the rest is good */
+	CHECK(strstr(p.text, "general: unknown key \"widht\"") != NULL);
+	CHECK(strstr(p.text, "camera \"front\": fps") != NULL);
+	CHECK(strstr(p.text, "camera \"front\": control belongs in general") != NULL);
+	CHECK(strstr(p.text, "bad id") != NULL);
+	cam_config_clear(&c);
+	const cam_config_entry odd[] = {{"rear", NULL, NULL}, {"rear", "width", "321"}};
+	cam_config_defaults(&c);
+	memset(&p, 0, sizeof(p));
+	CHECK_EQ_INT(cam_config_load(&c, odd, 2, collect, &p), -EINVAL);
+	CHECK(strstr(p.text, "camera \"rear\": width and height must be even") != NULL);
+	cam_config_clear(&c);
+}
+
 int main(void)
 {
 	RUN(test_defaults);
 	RUN(test_good_values);
 	RUN(test_bad_values);
 	RUN(test_cameras);
+	RUN(test_load);
 	return check_exit();
 }
