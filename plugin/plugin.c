@@ -14,9 +14,9 @@
  *   and stop go to the viewer's own queue, because pushing an offer blocks
  *   while ICE candidates are gathered.  Each viewer's queue (its requests,
  *   kicks and liveness drops, in order; at most CAMERA_QUEUE_MAX requests)
- *   is drained by one worker of an unbounded pool at a time: one viewer's
- *   steps never run concurrently, different viewers' run in parallel, so
- *   one slow gathering delays nobody else.
+ *   is drained by one worker of an unbounded pool at a time (workq.h): one
+ *   viewer's steps never run concurrently, different viewers' run in
+ *   parallel, so one slow gathering delays nobody else.
  * - The watchdog thread checks every viewer's liveness every
  *   WATCHDOG_PERIOD_MS and queues a drop for the silent and the unanswered.
  * - setup_media, hangup_media, incoming_rtcp and destroy_session run on the
@@ -28,7 +28,8 @@
  *   for each of its viewers; relay_rtp only copies into the handle's queue.
  * Lock order: the control module's notify lock (held while on_controller
  * runs), then source_mutex, then admit_mutex, then sessions_mutex, then a session's mutex,
- * then workers_mutex or the fan-out's lock (taken inside cam_fanout_*).
+ * then the fan-out's lock (taken inside cam_fanout_*).  The work queues'
+ * lock (inside cam_workq_*) is a leaf: nothing of ours is taken under it.
  * Never the other way round: nothing calls into control (take, release,
  * leave) with a plugin lock held.
  *
@@ -64,6 +65,7 @@
 #include "pipeline.h"
 #include "recording_janus.h"
 #include "request.h"
+#include "workq.h"
 
 #define CAMERA_VERSION 1
 #define CAMERA_VERSION_STRING "0.1.0"
@@ -169,10 +171,7 @@ typedef struct camera_session {
 	unsigned hangups;          /* hangup_media calls so far */
 	unsigned source_seen;      /* the last source event it got (source_mutex) */
 	unsigned offer_hangups;    /* ... when the offer being pushed was made */
-	/* The viewer's queue of camera_message, drained by one worker at a
-	 * time while scheduled. */
-	GQueue queue;
-	bool scheduled;
+	cam_workq_queue queue;     /* its camera_message steps, run in order */
 	/* Liveness: monotonic ms.  offer_ms: the offer went out (0: not yet);
 	 * activity_ms: the last RTCP or data frame, or `start`, written on the
 	 * packet path without a lock. */
@@ -207,13 +206,9 @@ static volatile gint initialized, stopping;
 static volatile gint in_flight;         /* handle_message calls running */
 static janus_callbacks *gateway;
 static cam_config config;
-static GThreadPool *workers;             /* drains the viewers' queues; NULL once stopping */
-static janus_mutex workers_mutex = JANUS_MUTEX_INITIALIZER;
+static cam_workq workers = CAM_WORKQ_INIT; /* drains the viewers' queues */
 static janus_mutex admit_mutex = JANUS_MUTEX_INITIALIZER;   /* counting + admitting a watch */
-static GThread *watchdog_thread;
-static GMutex watchdog_mutex;
-static GCond watchdog_cond;
-static bool watchdog_quit;                /* guarded by watchdog_mutex */
+static cam_ticker watchdog;              /* runs check_liveness() */
 static GHashTable *sessions;            /* janus_plugin_session* -> camera_session* */
 static GHashTable *sessions_by_id;      /* uint64 id -> camera_session* (no reference) */
 static janus_mutex sessions_mutex = JANUS_MUTEX_INITIALIZER;
@@ -702,30 +697,11 @@ static camera_message *message_new(camera_session *session, message_kind kind)
 	return msg;
 }
 
-static void worker(gpointer data, gpointer unused);
-
-/* Appends a message to its viewer's queue and makes sure a worker drains
- * it; takes over msg.  Once the plugin stops, the message is dropped. */
+/* Appends a message to its viewer's queue; takes over msg.  Once the
+ * plugin stops, the message is dropped. */
 static void enqueue(camera_message *msg)
 {
-	camera_session *session = msg->session;
-	bool refused = false;
-	janus_mutex_lock(&session->mutex);
-	g_queue_push_tail(&session->queue, msg);
-	if(!session->scheduled) {
-		janus_mutex_lock(&workers_mutex);
-		if(workers) {
-			session->scheduled = true;
-			janus_refcount_increase(&session->ref);     /* the worker's */
-			g_thread_pool_push(workers, session, NULL);
-		} else {
-			refused = true;
-			g_queue_pop_tail(&session->queue);
-		}
-		janus_mutex_unlock(&workers_mutex);
-	}
-	janus_mutex_unlock(&session->mutex);
-	if(refused)
+	if(!cam_workq_push(&workers, &msg->session->queue, msg))
 		message_free(msg);
 }
 
@@ -868,7 +844,7 @@ static bool mark_due(camera_session *session, const void *unused)
 }
 
 /* The watchdog's round: queues a drop for every viewer that is due. */
-static void check_liveness(void)
+static void check_liveness(void *unused)
 {
 	GPtrArray *due = sessions_where(mark_due, NULL);
 	for(guint i = 0; i < due->len; i++) {
@@ -881,35 +857,6 @@ static void check_liveness(void)
 		enqueue(msg);
 	}
 	g_ptr_array_free(due, TRUE);
-}
-
-static void *watchdog(void *data)
-{
-	g_mutex_lock(&watchdog_mutex);
-	while(!watchdog_quit) {
-		gint64 until = g_get_monotonic_time() + WATCHDOG_PERIOD_MS * G_TIME_SPAN_MILLISECOND;
-		while(!watchdog_quit && g_cond_wait_until(&watchdog_cond, &watchdog_mutex, until))
-			;
-		if(watchdog_quit)
-			break;
-		g_mutex_unlock(&watchdog_mutex);
-		check_liveness();
-		g_mutex_lock(&watchdog_mutex);
-	}
-	g_mutex_unlock(&watchdog_mutex);
-	return NULL;
-}
-
-static void watchdog_stop(void)
-{
-	if(!watchdog_thread)
-		return;
-	g_mutex_lock(&watchdog_mutex);
-	watchdog_quit = true;
-	g_cond_signal(&watchdog_cond);
-	g_mutex_unlock(&watchdog_mutex);
-	g_thread_join(watchdog_thread);
-	watchdog_thread = NULL;
 }
 
 /* Answers a synchronous request; returns the reply. */
@@ -999,10 +946,7 @@ static json_t *refuse_jsep(camera_session *session, const char *why)
 /* Whether the viewer already has CAMERA_QUEUE_MAX steps waiting. */
 static bool queue_full(camera_session *session)
 {
-	janus_mutex_lock(&session->mutex);
-	bool full = g_queue_get_length(&session->queue) >= CAMERA_QUEUE_MAX;
-	janus_mutex_unlock(&session->mutex);
-	return full;
+	return cam_workq_waiting(&workers, &session->queue) >= CAMERA_QUEUE_MAX;
 }
 
 static struct janus_plugin_result *handle_message(janus_plugin_session *handle,
@@ -1271,23 +1215,22 @@ static void handle_queued(camera_session *session, camera_message *msg)
 	}
 }
 
-/* A worker of the pool: drains one viewer's queue, in order, then lets go
- * of it (and of the reference enqueue() took for it). */
-static void worker(gpointer data, gpointer unused)
+/* The pool's callbacks: one step of a viewer's queue, and the worker's
+ * reference to the viewer while it drains that queue. */
+static void run_step(void *owner, void *step)
 {
-	camera_session *session = data;
-	for(;;) {
-		janus_mutex_lock(&session->mutex);
-		camera_message *msg = g_queue_pop_head(&session->queue);
-		if(!msg)
-			session->scheduled = false;
-		janus_mutex_unlock(&session->mutex);
-		if(!msg)
-			break;
-		handle_queued(session, msg);
-		message_free(msg);
-	}
-	janus_refcount_decrease(&session->ref);
+	handle_queued(owner, step);
+	message_free(step);
+}
+
+static void session_hold(void *owner)
+{
+	janus_refcount_increase(&((camera_session *)owner)->ref);
+}
+
+static void session_release(void *owner)
+{
+	janus_refcount_decrease(&((camera_session *)owner)->ref);
 }
 
 /* The file's categories and their items, in order, as cam_config_load()
@@ -1360,18 +1303,6 @@ static gboolean id_equal(gconstpointer a, gconstpointer b)
 	return *(const uint64_t *)a == *(const uint64_t *)b;
 }
 
-/* Stops the worker pool: enqueue() refuses new steps from now on, and the
- * steps already queued run (as no-ops once stopping) before this returns. */
-static void stop_workers(void)
-{
-	janus_mutex_lock(&workers_mutex);
-	GThreadPool *pool = workers;
-	workers = NULL;
-	janus_mutex_unlock(&workers_mutex);
-	if(pool)
-		g_thread_pool_free(pool, FALSE, TRUE);
-}
-
 static int camera_init(janus_callbacks *callback, const char *config_path)
 {
 	if(g_atomic_int_get(&stopping))
@@ -1412,23 +1343,20 @@ static int camera_init(janus_callbacks *callback, const char *config_path)
 	control = cam_control_new(&cs, &ccb, NULL, err, sizeof(err));
 	if(!control)
 		JANUS_LOG(LOG_FATAL, "[camera] device control: %s\n", err);
-	GError *error = NULL;
-	/* No limit on the workers, as Janus's own task pool: an offer holds its
+	/* The pool has no limit, as Janus's own task pool: an offer holds its
 	 * worker while ICE gathers (up to 5 s), and a fixed number would let
 	 * that many slow gatherings hold up every other viewer's steps (stop,
-	 * kick, drop).  GLib creates threads only while steps wait and keeps
-	 * few idle ones; each viewer's queue is bounded. */
-	workers = g_thread_pool_new(worker, NULL, -1, FALSE, &error);
-	watchdog_quit = false;
-	if(workers && (config.liveness_ms > 0 || config.prepare_timeout_ms > 0))
-		watchdog_thread = g_thread_try_new("camera watchdog", watchdog, NULL, &error);
-	bool watchdog_ok = watchdog_thread || (config.liveness_ms == 0 && config.prepare_timeout_ms == 0);
-	if(!control || !workers || !watchdog_ok || cam_cameras_start(&cams) < 0) {
-		JANUS_LOG(LOG_FATAL, "[camera] could not start: %s\n", error ? error->message : "out of resources");
-		if(error)
-			g_error_free(error);
-		watchdog_stop();
-		stop_workers();
+	 * kick, drop).  Each viewer's queue is bounded instead. */
+	cam_workq_callbacks wcb = {.run = run_step, .hold = session_hold, .release = session_release};
+	char werr[256] = "";
+	bool workers_ok = cam_workq_start(&workers, &wcb, werr, sizeof(werr)) == 0;
+	bool watched = config.liveness_ms > 0 || config.prepare_timeout_ms > 0;
+	bool watchdog_ok = !watched || (workers_ok && cam_ticker_start(&watchdog, "camera watchdog",
+		WATCHDOG_PERIOD_MS, check_liveness, NULL, werr, sizeof(werr)) == 0);
+	if(!control || !workers_ok || !watchdog_ok || cam_cameras_start(&cams) < 0) {
+		JANUS_LOG(LOG_FATAL, "[camera] could not start: %s\n", werr[0] ? werr : "out of resources");
+		cam_ticker_stop(&watchdog);
+		cam_workq_stop(&workers);
 		cam_control_free(control);
 		control = NULL;
 		cam_cameras_free(&cams);
@@ -1460,8 +1388,8 @@ static void camera_destroy(void)
 		g_usleep(1000);
 	/* No more drops, then no more queued steps (those still queued are
 	 * dropped unanswered: Janus is going away). */
-	watchdog_stop();
-	stop_workers();
+	cam_ticker_stop(&watchdog);
+	cam_workq_stop(&workers);
 	/* No more telemetry or controller callbacks after this; the device
 	 * program gets its safety stop if someone held control. */
 	if(control) {
@@ -1542,6 +1470,7 @@ static void camera_create_session(janus_plugin_session *handle, int *error)
 	janus_mutex_init(&session->mutex);
 	janus_refcount_init(&session->ref, session_free);
 	cam_bucket_init(&session->snapshots, config.snapshot_rate, g_get_monotonic_time());
+	cam_workq_queue_init(&session->queue, session);
 	handle->plugin_handle = session;
 	janus_mutex_lock(&sessions_mutex);
 	/* Viewer ids are random and unique, and fit a JavaScript number. */
