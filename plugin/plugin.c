@@ -61,6 +61,7 @@
 #include "camera.h"
 #include "control.h"
 #include "fanout.h"
+#include "liveness.h"
 #include "log.h"
 #include "pipeline.h"
 #include "recording_janus.h"
@@ -142,11 +143,6 @@ typedef enum viewer_state {
 	VIEWER_STARTED,     /* answer received */
 } viewer_state;
 
-typedef enum drop_reason {
-	DROP_SILENT,               /* started, and nothing arrived for liveness_ms */
-	DROP_UNANSWERED,           /* offer sent, no `start` for prepare_timeout_ms */
-} drop_reason;
-
 typedef struct camera_session {
 	janus_plugin_session *handle;
 	uint64_t id;
@@ -172,14 +168,10 @@ typedef struct camera_session {
 	unsigned source_seen;      /* the last source event it got (source_mutex) */
 	unsigned offer_hangups;    /* ... when the offer being pushed was made */
 	cam_workq_queue queue;     /* its camera_message steps, run in order */
-	/* Liveness: monotonic ms.  offer_ms: the offer went out (0: not yet);
-	 * activity_ms: the last RTCP or data frame, or `start`, written on the
-	 * packet path without a lock. */
-	int64_t offer_ms;
-	_Atomic int64_t activity_ms;
+	cam_liveness clock;        /* its last sign of life and its offer (liveness.h) */
 	unsigned watch_gen;        /* counts watches, so a drop hits only its own */
 	bool drop_queued;
-	drop_reason due_reason;    /* why, while drop_queued */
+	cam_drop_reason due_reason;   /* why, while drop_queued */
 	volatile gint hangingup;
 	volatile gint destroyed;
 	janus_refcount ref;
@@ -195,7 +187,7 @@ typedef enum message_kind {
 typedef struct camera_message {
 	camera_session *session;
 	message_kind kind;
-	drop_reason reason;        /* MESSAGE_DROP */
+	cam_drop_reason reason;    /* MESSAGE_DROP */
 	unsigned watch_gen;        /* MESSAGE_DROP: the watch it is about */
 	char *transaction;
 	json_t *message;
@@ -644,16 +636,6 @@ static json_t *cameras_json(void)
 	return json_pack("{ssso}", "camera", "cameras", "cameras", list);
 }
 
-/* How long the viewer has been silent (session mutex held): since its last
- * RTCP or data frame (or `start`) when started, since its offer when
- * preparing (0 while the offer is still being gathered). */
-static int64_t silent_ms(camera_session *session, int64_t now)
-{
-	if(session->state == VIEWER_STARTED)
-		return now - atomic_load_explicit(&session->activity_ms, memory_order_relaxed);
-	return session->offer_ms ? now - session->offer_ms : 0;
-}
-
 /* The `list` answer: the viewers of cam, or of every camera for NULL. */
 static json_t *list_json(const cam_camera *cam)
 {
@@ -674,7 +656,7 @@ static json_t *list_json(const cam_camera *cam)
 				"since", (json_int_t)session->since_ms,
 				"controller", session->id == controller,
 				"state", session->state == VIEWER_STARTED ? "started" : "preparing",
-				"silent_ms", (json_int_t)silent_ms(session, now)));
+				"silent_ms", (json_int_t)cam_liveness_silent_ms(&session->clock, session->state == VIEWER_STARTED, now)));
 		}
 		janus_mutex_unlock(&session->mutex);
 	}
@@ -790,43 +772,32 @@ static json_t *snapshot(camera_session *session, cam_camera *cam, const cam_requ
 	return reply;
 }
 
-static const char *drop_reason_name(drop_reason reason)
+/* Whether the watchdog should drop this viewer now (session mutex held). */
+static cam_drop_reason due_drop(camera_session *session, int64_t now)
 {
-	return reason == DROP_SILENT ? "silent" : "unanswered";
-}
-
-/* Whether the watchdog should drop this viewer now (session mutex held):
- * the reason, or -1. */
-static int due_drop(camera_session *session, int64_t now)
-{
-	if(session->state == VIEWER_STARTED && config.liveness_ms > 0 &&
-			now - atomic_load_explicit(&session->activity_ms, memory_order_relaxed) >= config.liveness_ms)
-		return DROP_SILENT;
-	if(session->state == VIEWER_PREPARING && config.prepare_timeout_ms > 0 && session->offer_ms &&
-			now - session->offer_ms >= config.prepare_timeout_ms)
-		return DROP_UNANSWERED;
-	return -1;
+	cam_liveness_limits limits = {config.liveness_ms, config.prepare_timeout_ms};
+	return cam_liveness_due(&session->clock, &limits, session->state == VIEWER_STARTED,
+		session->state == VIEWER_PREPARING, now);
 }
 
 /* Carries out the watchdog's drop, on the viewer's queue, if it still
  * holds: a `start` or a packet may have come in meanwhile. */
-static void do_drop(camera_session *session, drop_reason reason, unsigned watch_gen)
+static void do_drop(camera_session *session, cam_drop_reason reason, unsigned watch_gen)
 {
 	int64_t now = monotonic_ms();
 	janus_mutex_lock(&session->mutex);
 	session->drop_queued = false;
-	bool due = session->watch_gen == watch_gen && due_drop(session, now) == (int)reason;
-	int64_t since = reason == DROP_SILENT ?
-		atomic_load_explicit(&session->activity_ms, memory_order_relaxed) : session->offer_ms;
+	bool due = session->watch_gen == watch_gen && due_drop(session, now) == reason;
+	int64_t since = cam_liveness_since(&session->clock, reason);
 	janus_mutex_unlock(&session->mutex);
 	if(!due)
 		return;
-	const char *name = drop_reason_name(reason);
+	const char *name = cam_drop_reason_name(reason);
 	throw_out(session, json_pack("{ss s{ssss}}", "camera", "event", "result",
 		"event", "dropped", "reason", name), "timeout");
 	notify(session, "dropped", name);
 	JANUS_LOG(LOG_INFO, "[camera] viewer %" PRIu64 " dropped: %s for %" PRId64 " ms\n", session->id,
-		reason == DROP_SILENT ? "nothing arrived" : "no answer to the offer", now - since);
+		cam_drop_reason_text(reason), now - since);
 }
 
 /* The watchdog's test for sessions_where(): whether the viewer is due for
@@ -834,13 +805,13 @@ static void do_drop(camera_session *session, drop_reason reason, unsigned watch_
 static bool mark_due(camera_session *session, const void *unused)
 {
 	janus_mutex_lock(&session->mutex);
-	int reason = session->drop_queued ? -1 : due_drop(session, monotonic_ms());
-	if(reason >= 0) {
+	cam_drop_reason reason = session->drop_queued ? CAM_DROP_NONE : due_drop(session, monotonic_ms());
+	if(reason != CAM_DROP_NONE) {
 		session->drop_queued = true;
-		session->due_reason = (drop_reason)reason;
+		session->due_reason = reason;
 	}
 	janus_mutex_unlock(&session->mutex);
-	return reason >= 0;
+	return reason != CAM_DROP_NONE;
 }
 
 /* The watchdog's round: queues a drop for every viewer that is due. */
@@ -1071,7 +1042,7 @@ static int admit(camera_session *session, cam_camera *cam, char *err, size_t err
 		session->media_ready = false;
 		session->offering = true;
 		session->offer_hangups = session->hangups;
-		session->offer_ms = 0;
+		cam_liveness_offer(&session->clock, 0);
 		session->watch_gen++;
 		session->cam = cam;
 		if(!session->holding) {
@@ -1117,7 +1088,7 @@ static json_t *handle_async(camera_session *session, const cam_request *req, jso
 			if(state == VIEWER_PREPARING && jsep) {
 				session->state = VIEWER_STARTED;
 				/* The liveness clock starts now. */
-				atomic_store_explicit(&session->activity_ms, monotonic_ms(), memory_order_relaxed);
+				cam_liveness_touch(&session->clock, monotonic_ms());
 				maybe_subscribe(session);
 			}
 			janus_mutex_unlock(&session->mutex);
@@ -1172,7 +1143,7 @@ static void do_request(camera_session *session, camera_message *msg)
 		 * ended that PeerConnection already: nothing is left to wait for. */
 		if(rc == 0 && session->hangups == session->offer_hangups) {
 			session->pc_alive = true;
-			session->offer_ms = monotonic_ms();     /* the prepare clock starts */
+			cam_liveness_offer(&session->clock, monotonic_ms());     /* the prepare clock starts */
 		}
 		janus_mutex_unlock(&session->mutex);
 	}
@@ -1562,7 +1533,7 @@ static void camera_incoming_rtcp(janus_plugin_session *handle, janus_plugin_rtcp
 	if(!session || g_atomic_int_get(&session->destroyed))
 		return;
 	/* Any RTCP (receiver reports, mostly) proves the viewer alive. */
-	atomic_store_explicit(&session->activity_ms, monotonic_ms(), memory_order_relaxed);
+	cam_liveness_touch(&session->clock, monotonic_ms());
 	if(!packet->video)
 		return;
 	/* A PLI or FIR from any viewer: one coalesced, rate-limited key frame. */
@@ -1580,7 +1551,7 @@ static void camera_incoming_data(janus_plugin_session *handle, janus_plugin_data
 	camera_session *session = session_get(handle);
 	if(!session)
 		return;
-	atomic_store_explicit(&session->activity_ms, monotonic_ms(), memory_order_relaxed);
+	cam_liveness_touch(&session->clock, monotonic_ms());
 	char err[256] = "";
 	/* A handle that left (stop, kick, drop) but whose channel is still
 	 * closing drives nothing, under any policy. */
