@@ -8,9 +8,10 @@
 //   per-connection  aiortc, one PeerConnection and one encoder per viewer
 // For each: server CPU and slowest viewer's frame rate at 1..30 werift
 // viewers, time to first frame and glass-to-glass latency in Chromium, Janus
-// RSS; for ours also RSS over 1,000 join/leave cycles and 1280x720 CPU.
+// RSS; for ours also RSS over 1,000 join/leave cycles, 1280x720 CPU, and
+// (lib/features.mjs) two cameras, snapshots and recording.
 //
-//   node bench/bench.mjs --out DIR --bin DIR [--quick] [--only ours,relay,per-connection]
+//   node bench/bench.mjs --out DIR --bin DIR [--quick] [--only ours,relay,per-connection,features]
 //
 // Writes DIR/results.json, DIR/results.md, DIR/cpu.png (if gnuplot is there),
 // and prints the Markdown table.
@@ -20,10 +21,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startJanus, streamingConfig, CAMERA_SO, STREAMING_SO, repoRoot } from './lib/janus.mjs';
-import { spawnGroup, snapshot, cpuBetween, rssKiB, sleep, killAllStarted } from './lib/procs.mjs';
-import { ViewerPool } from './lib/viewers.mjs';
+import { spawnGroup, cpuWindow, rssKiB, sleep, killAllStarted } from './lib/procs.mjs';
+import { summary, r1 } from './lib/stats.mjs';
+import { ViewerPool, loadWindow } from './lib/viewers.mjs';
 import { launch, timeToFirstFrame, glassToGlass } from './lib/chromium.mjs';
 import { joinLeaveCycles } from './lib/cycles.mjs';
+import { measureFeatures, featuresReport } from './lib/features.mjs';
 
 const SERVER_IP = '10.10.0.1';
 const IFACE = 'tst0';
@@ -39,6 +42,8 @@ const QUICK = argv.includes('--quick');
 const OUT = path.resolve(opt('--out', path.join(repoRoot, 'results', 'bench', 'manual')));
 const BIN = path.resolve(opt('--bin', OUT));
 const ONLY = (opt('--only', 'ours,relay,per-connection')).split(',');
+// Several cameras, snapshots, recording: ours only, with ours (or alone: --only features).
+const FEATURES = ONLY.includes('ours') || ONLY.includes('features');
 const PATTERN = path.join(BIN, 'pattern-pipe');
 
 // Full run: the issue's figures.  Quick: the same steps, smaller, for
@@ -46,9 +51,11 @@ const PATTERN = path.join(BIN, 'pattern-pipe');
 const P = QUICK ? {
   counts: [1, 4], perconCounts: [1, 2], windowS: 4, settleS: 2, idleS: 3,
   joins: 5, frames: 100, cycles: { signalling: 90, full: 10 }, hdWindowS: 4,
+  features: { n: 4, coldSnaps: 5, snapRate: 5, recordS: 8 },
 } : {
   counts: [1, 10, 30], perconCounts: [1, 2, 4, 10, 30], windowS: 15, settleS: 3, idleS: 5,
   joins: 20, frames: 400, cycles: { signalling: 950, full: 50 }, hdWindowS: 15,
+  features: { n: 10, coldSnaps: 20, snapRate: 5, recordS: 20 },
 };
 
 // --report-only: rebuild the table and the plot from an earlier results.json
@@ -73,23 +80,6 @@ const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11,
 process.on('exit', killAllStarted);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(sig, () => { killAllStarted(); process.exit(130); });
-}
-
-// ---- helpers ---------------------------------------------------------------------
-function quantile(xs, q) {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (!s.length) return null;
-  // Nearest rank: the value below which q of the samples lie.
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
-}
-const median = (xs) => quantile(xs, 0.5);
-const r1 = (x) => (x === null || x === undefined || !Number.isFinite(x) ? null : Math.round(x * 10) / 10);
-
-async function cpuWindow(roots, seconds) {
-  const a = snapshot(roots);
-  await sleep(seconds * 1000);
-  const b = snapshot(roots);
-  return cpuBetween(a, b);
 }
 
 function vp8encPipeline({ port, rtcpPort, rtcpLocal }) {
@@ -117,12 +107,16 @@ function vp8encPipeline({ port, rtcpPort, rtcpLocal }) {
 }
 
 // ---- the servers -------------------------------------------------------------------
+// Our camera's keys (janus.plugin.camera.jcfg): the pattern at the bench's settings.
+const cameraKeys = ({ width = W, height = H } = {}) => ({
+  source: '"pattern"', width, height, fps: FPS, bitrate: BITRATE, keyframe_interval: KF_SECONDS,
+});
+
 async function startOurs({ width = W, height = H, tag = 'ours' } = {}) {
   const janus = await startJanus({
     dir: path.join(logDir, `janus-${tag}`),
     plugins: [CAMERA_SO],
-    set: ['source="pattern"', `width=${width}`, `height=${height}`, `fps=${FPS}`, `bitrate=${BITRATE}`,
-      `keyframe_interval=${KF_SECONDS}`],
+    set: Object.entries(cameraKeys({ width, height })).map(([k, v]) => `${k}=${v}`),
     ip: SERVER_IP, iface: IFACE,
   });
   return {
@@ -193,24 +187,13 @@ async function measure(server, { counts, browser, pageBase, stopBelowFps = null 
       const errs = await pool.growTo(n);
       if (errs.length) res.errors.push(`joining up to ${n}: ${errs.length} failed: ${errs[0]}`);
       await sleep(P.settleS * 1000);
-      const cpu = await cpuWindow(server.roots(), P.windowS);
-      const st = await pool.stats(P.windowS * 1000);
-      const fps = st.map((s) => s.fps);
-      const pt = {
-        viewers: n,
-        joined: st.filter((s) => s.frames > 0).length,
-        cpu: cpu.percent,
-        machineBusy: cpu.machineBusyPercent,
-        minFps: fps.length ? Math.min(...fps) : null,
-        medianFps: median(fps),
-        viewerFps: fps.map(r1),
-        gaps: st.reduce((a, s) => a + s.gaps, 0),
-        rssKiB: rss(),
-      };
+      const w = await loadWindow(server.roots(), { all: pool }, P.windowS);
+      const { joined, minFps, medianFps, viewerFps, gaps } = w.byPool.all;
+      const pt = { viewers: n, joined, cpu: w.cpu, machineBusy: w.machineBusy, minFps, medianFps, viewerFps, gaps, rssKiB: rss() };
       res.points.push(pt);
       res.rss[n] = pt.rssKiB;
-      log(`${server.name}: ${n} viewers: ${cpu.percent.toFixed(1)}% CPU, slowest ${pt.minFps?.toFixed(1)} fps, ` +
-        `machine ${cpu.machineBusyPercent.toFixed(0)}% busy`);
+      log(`${server.name}: ${n} viewers: ${w.cpu.toFixed(1)}% CPU, slowest ${pt.minFps?.toFixed(1)} fps, ` +
+        `machine ${w.machineBusy.toFixed(0)}% busy`);
       if (stopBelowFps !== null && (pt.minFps === null || pt.minFps < stopBelowFps)) {
         log(`${server.name}: below ${stopBelowFps} fps at ${n} viewers: no more viewers`);
         res.stoppedAt = n;
@@ -229,7 +212,7 @@ async function measure(server, { counts, browser, pageBase, stopBelowFps = null 
   const ttff = await timeToFirstFrame(browser, url, { joins: P.joins, timeout: 15000 });
   res.ttff = ttff;
   const ok = ttff.filter((t) => t.ms !== null && !t.error).map((t) => t.ms);
-  res.ttffSummary = { n: ok.length, failed: ttff.length - ok.length, median: median(ok), p95: quantile(ok, 0.95) };
+  res.ttffSummary = { ...summary(ok), failed: ttff.length - ok.length };
   log(`${server.name}: first frame median ${r1(res.ttffSummary.median)} ms, p95 ${r1(res.ttffSummary.p95)} ms (${ok.length}/${ttff.length})`);
   if (server.reset) await server.reset();
 
@@ -246,7 +229,7 @@ async function measure(server, { counts, browser, pageBase, stopBelowFps = null 
       const t2 = await timeToFirstFrame(browser, url, { joins: P.joins, timeout: 15000 });
       const ok2 = t2.filter((t) => t.ms !== null && !t.error).map((t) => t.ms);
       res.ttffWatched = t2;
-      res.ttffWatchedSummary = { n: ok2.length, failed: t2.length - ok2.length, median: median(ok2), p95: quantile(ok2, 0.95) };
+      res.ttffWatchedSummary = { ...summary(ok2), failed: t2.length - ok2.length };
       log(`${server.name}: first frame (pipeline running) median ${r1(res.ttffWatchedSummary.median)} ms, p95 ${r1(res.ttffWatchedSummary.p95)} ms`);
     } catch (e) {
       res.errors.push(`ttff with a watcher: ${e.message}`);
@@ -258,7 +241,7 @@ async function measure(server, { counts, browser, pageBase, stopBelowFps = null 
 
   log(`${server.name}: glass-to-glass, ${P.frames} frames`);
   const g = await glassToGlass(browser, url, { frames: P.frames, timeout: (P.frames / FPS) * 1000 * 3 + 10000 });
-  res.g2g = { ...g, n: g.delays?.length || 0, median: median(g.delays || []), p95: quantile(g.delays || [], 0.95) };
+  res.g2g = { ...g, ...summary(g.delays || []) };
   log(`${server.name}: glass-to-glass median ${res.g2g.median} ms, p95 ${res.g2g.p95} ms (${res.g2g.n} frames${g.error ? ', ' + g.error : ''})`);
   if (server.reset) await server.reset();
   return res;
@@ -322,10 +305,9 @@ try {
         const errs = await pool.growTo(1);
         if (errs.length) throw new Error(errs[0]);
         await sleep(P.settleS * 1000);
-        const cpu = await cpuWindow(server.roots(), P.hdWindowS);
-        const st = await pool.stats(P.hdWindowS * 1000);
-        results.servers.ours720 = { cpu: cpu.percent, machineBusy: cpu.machineBusyPercent, fps: st[0]?.fps };
-        log(`ours 720p: ${cpu.percent.toFixed(1)}% CPU at 1 viewer, ${st[0]?.fps.toFixed(1)} fps`);
+        const w = await loadWindow(server.roots(), { all: pool }, P.hdWindowS);
+        results.servers.ours720 = { cpu: w.cpu, machineBusy: w.machineBusy, fps: w.byPool.all.minFps };
+        log(`ours 720p: ${w.cpu.toFixed(1)}% CPU at 1 viewer, ${w.byPool.all.minFps?.toFixed(1)} fps`);
       } finally {
         await pool.shutdown();
       }
@@ -334,6 +316,17 @@ try {
       log(`ours 720p: FAILED: ${e.message}`);
     } finally {
       if (server) await server.stop().catch(() => {});
+    }
+  }
+  if (FEATURES) {
+    log('=== ours: two cameras, snapshots, recording');
+    try {
+      results.servers.features = await measureFeatures({
+        dir: path.join(logDir, 'janus-features'), ip: SERVER_IP, iface: IFACE, cameraKeys: cameraKeys(), fps: FPS, P, log,
+      });
+    } catch (e) {
+      results.servers.features = { error: e.message };
+      log(`features: FAILED: ${e.stack || e.message}`);
     }
   }
 } finally {
@@ -459,6 +452,7 @@ function report(R) {
     '',
   ];
   if (cy) lines.push(`Join/leave cycles: ${cy.signalling} watch→detach over the HTTP API without ICE (Janus builds the PeerConnection and offer, nobody answers) + ${cy.full} full werift joins (ICE, DTLS, first key frame) and leaves; ${cy.errors.length} errors.`, '');
+  if (S.features) lines.push(...featuresReport(S.features, { ours: S.ours, P, fps: FPS, size: `${W}x${H}` }), '');
   return { table: lines.join('\n'), targets: T };
 }
 

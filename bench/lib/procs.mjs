@@ -114,6 +114,13 @@ export function cpuBetween(a, b) {
   };
 }
 
+// CPU (cpuBetween) of a server's process tree over the next `seconds`.
+export async function cpuWindow(roots, seconds) {
+  const a = snapshot(roots);
+  await sleep(seconds * 1000);
+  return cpuBetween(a, snapshot(roots));
+}
+
 // Spawns a command in its own process group (so stopping it also stops what
 // it started: a shell pipeline, python's threads' helpers).  Output goes to
 // logFile.  Returns {proc, pid, exited, stop()}.

@@ -9,7 +9,7 @@
 // does not decode, so "fps" is frames received per second.
 //
 // target (what a viewer connects to), one of:
-//   {kind:'camera', url}               janus.plugin.camera: watch -> offer -> start
+//   {kind:'camera', url[, camera]}     janus.plugin.camera: watch [camera] -> offer -> start
 //   {kind:'streaming', url, id}        janus.plugin.streaming: watch {id} -> offer -> start
 //   {kind:'aiortc', offerUrl}          POST our offer, get the answer (no trickle)
 
@@ -19,6 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { Session } from '../../tests/integration/lib/api.mjs';
 import { makePeerConnection, RtpCounter } from '../../tests/integration/lib/viewer.mjs';
 import { withTimeout } from '../../tests/integration/lib/util.mjs';
+import { cpuWindow } from './procs.mjs';
+import { median, r1 } from './stats.mjs';
 
 export class BenchViewer {
   constructor(target, name = 'viewer') {
@@ -45,7 +47,7 @@ export class BenchViewer {
     const plugin = t.kind === 'camera' ? 'janus.plugin.camera' : 'janus.plugin.streaming';
     this.session = await Session.create(t.url);
     this.handle = await this.session.attach(plugin);
-    const body = t.kind === 'camera' ? { request: 'watch' } : { request: 'watch', id: t.id };
+    const body = t.kind === 'camera' ? { request: 'watch', ...(t.camera ? { camera: t.camera } : {}) } : { request: 'watch', id: t.id };
     const w = await this.handle.message(body, { timeout });
     if (!w.jsep) throw new Error(`${this.name}: watch gave no offer: ${JSON.stringify(w.data)}`);
     const pc = makePeerConnection();
@@ -169,4 +171,25 @@ export class ViewerPool {
       setTimeout(() => { try { c.child.kill('SIGKILL'); } catch { /* gone */ } }, 2000).unref();
     }
   }
+}
+
+// CPU over a window, then each pool's viewers over the same window:
+// {cpu, machineBusy, byPool: {name: {viewers, joined, minFps, medianFps, viewerFps, gaps}}}
+// (pools: {name: ViewerPool}; during: work run over the CPU window).
+export async function loadWindow(roots, pools, seconds, during = null) {
+  const [cpu] = await Promise.all([cpuWindow(roots, seconds), during ? during() : null]);
+  const byPool = {};
+  for (const [id, pool] of Object.entries(pools)) {
+    const st = await pool.stats(seconds * 1000);
+    const fps = st.map((s) => s.fps);
+    byPool[id] = {
+      viewers: st.length,
+      joined: st.filter((s) => s.frames > 0).length,
+      minFps: fps.length ? Math.min(...fps) : null,
+      medianFps: median(fps),
+      viewerFps: fps.map(r1),
+      gaps: st.reduce((a, x) => a + x.gaps, 0),
+    };
+  }
+  return { cpu: cpu.percent, machineBusy: cpu.machineBusyPercent, byPool };
 }
