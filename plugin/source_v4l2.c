@@ -11,6 +11,19 @@
  * first).  The delivered buffer stays dequeued until the next read() or
  * close(), which is what keeps its planes valid.
  *
+ * libv4l2 converts each frame as it is dequeued through it, stale or not:
+ * draining a converted camera through libv4l2 would decode every frame it
+ * skips, and once decoding is slower than the frame interval (1080p MJPEG
+ * on a small board) each read would decode up to the drain's bound to
+ * return one frame.  So when libv4l2 converts, the buffers are mapped,
+ * queued and dequeued with plain ioctls on the descriptor (straight to the
+ * driver), and only the newest frame is converted, here, with libv4lconvert
+ * from the camera's own format into a frame of ours (valid until the next
+ * read() or close(); the driver's buffer goes back at once).  That path
+ * bypasses libv4l2's plugins, so it is used only when the driver itself
+ * answers the single-planar buffer ioctls (not with libv4l-mplane, say);
+ * otherwise capture goes through libv4l2 as for a camera that sends I420.
+ *
  * Faults never abort: a vanished or broken device makes read() return a
  * negative errno (-ENODEV, -EIO, -ETIMEDOUT, ...), the pipeline closes the
  * source and reopens it with back-off.  Device errors are logged once per
@@ -32,6 +45,7 @@
 #include <unistd.h>
 
 #include <libv4l2.h>
+#include <libv4lconvert.h>
 #include <linux/videodev2.h>
 
 /* Three buffers in flight plus the one being encoded: enough that the
@@ -62,6 +76,13 @@ typedef struct v4l2_source {
 	mapped_buffer bufs[MAX_BUFFERS];
 	unsigned int nbufs;         /* mapped entries of bufs[] */
 	int held;                   /* index delivered to the caller, -1 none */
+	/* Converting ourselves (see the top): conv is set while the buffers
+	 * are the driver's own (plain ioctls) and hold the camera's format
+	 * src_fmt, converted into frame_buf in libv4l2's format dest_fmt. */
+	struct v4lconvert_data *conv;
+	struct v4l2_format src_fmt, dest_fmt;
+	uint8_t *frame_buf;
+	size_t frame_buf_size;
 	/* The I420 layout of a frame, from the negotiated format. */
 	size_t offsets[3];
 	int strides[3];
@@ -81,16 +102,34 @@ static int64_t clock_us(clockid_t id)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Retries only EINTR: EAGAIN is meaningful to the callers (no frame yet). */
-static int xioctl(int fd, unsigned long request, void *arg)
+/* Through libv4l2, or with raw straight to the driver (past libv4l2 and
+ * its plugins).  Retries only EINTR: EAGAIN is meaningful to the callers
+ * (no frame yet). */
+static int any_ioctl(int fd, bool raw, unsigned long request, void *arg)
 {
 	int r;
 	do
-		r = v4l2_ioctl(fd, request, arg);
+		r = raw ? ioctl(fd, request, arg) : v4l2_ioctl(fd, request, arg);
 	while(r < 0 && errno == EINTR);
 	if(r < 0)
 		return errno ? -errno : -EIO;
 	return r;
+}
+
+static int xioctl(int fd, unsigned long request, void *arg)
+{
+	return any_ioctl(fd, false, request, arg);
+}
+
+static int raw_xioctl(int fd, unsigned long request, void *arg)
+{
+	return any_ioctl(fd, true, request, arg);
+}
+
+/* The buffer ioctls: the driver's own when we convert (see the top). */
+static int buffer_ioctl(v4l2_source *v, unsigned long request, struct v4l2_buffer *b)
+{
+	return any_ioctl(v->fd, v->conv != NULL, request, b);
 }
 
 /* Logs a device error unless it is the same as the last one: a camera that
@@ -130,11 +169,21 @@ static void close_device(v4l2_source *v)
 		xioctl(v->fd, VIDIOC_STREAMOFF, &type);
 	}
 	for(unsigned int i = 0; i < v->nbufs; i++) {
-		if(v->bufs[i].start)
-			v4l2_munmap(v->bufs[i].start, v->bufs[i].length);
+		if(v->bufs[i].start) {
+			if(v->conv)
+				munmap(v->bufs[i].start, v->bufs[i].length);
+			else
+				v4l2_munmap(v->bufs[i].start, v->bufs[i].length);
+		}
 		v->bufs[i].start = NULL;
 	}
 	v->nbufs = 0;
+	if(v->conv)
+		v4lconvert_destroy(v->conv);
+	v->conv = NULL;
+	free(v->frame_buf);
+	v->frame_buf = NULL;
+	v->frame_buf_size = 0;
 	/* Closing the descriptor releases the driver's buffers too. */
 	if(v->fd >= 0)
 		v4l2_close(v->fd);
@@ -223,9 +272,18 @@ static int negotiate(v4l2_source *v)
 	struct v4l2_format raw;
 	memset(&raw, 0, sizeof(raw));
 	raw.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-	if(ioctl(v->fd, VIDIOC_G_FMT, &raw) == 0)
+	if(raw_xioctl(v->fd, VIDIOC_G_FMT, &raw) == 0) {
 		fourcc_string(raw.fmt.pix.pixelformat, v->base.native_format, sizeof(v->base.native_format));
-	else
+		/* What libv4l2 would convert (the same test it makes), we convert:
+		 * the camera's format into what S_FMT gave (see the top). */
+		v->conv = v4lconvert_create(v->fd);
+		if(v->conv && !v4lconvert_needs_conversion(v->conv, &raw, &fmt)) {
+			v4lconvert_destroy(v->conv);
+			v->conv = NULL;
+		}
+		v->src_fmt = raw;
+		v->dest_fmt = fmt;
+	} else
 		snprintf(v->base.native_format, sizeof(v->base.native_format), "?");
 
 	/* The rate: cameras that cannot set it keep whatever they run at; we
@@ -270,7 +328,7 @@ static struct v4l2_buffer mmap_buffer(unsigned int index)
 static int queue_buffer(v4l2_source *v, unsigned int index)
 {
 	struct v4l2_buffer b = mmap_buffer(index);
-	int rc = xioctl(v->fd, VIDIOC_QBUF, &b);
+	int rc = buffer_ioctl(v, VIDIOC_QBUF, &b);
 	if(rc < 0)
 		log_error(v, "VIDIOC_QBUF", -rc);
 	return rc;
@@ -295,19 +353,39 @@ static int start_streaming(v4l2_source *v)
 		return -ENOMEM;
 	}
 	unsigned int count = req.count < MAX_BUFFERS ? req.count : MAX_BUFFERS;
+	if(v->conv) {
+		/* Our own conversion needs the driver's buffers to be ours: a
+		 * driver behind a libv4l2 plugin (a multi-planar one behind
+		 * libv4l-mplane) refuses the plain single-planar ioctls, and
+		 * libv4l2 converts then, as it would anyway. */
+		struct v4l2_buffer b = mmap_buffer(0);
+		rc = raw_xioctl(v->fd, VIDIOC_QUERYBUF, &b);
+		size_t size = v->dest_fmt.fmt.pix.sizeimage > v->frame_size ? v->dest_fmt.fmt.pix.sizeimage :
+			v->frame_size;
+		v->frame_buf = rc == 0 ? calloc(1, size) : NULL;
+		if(!v->frame_buf) {
+			CAM_INFO("v4l2: %s: converting through libv4l2 (VIDIOC_QUERYBUF on the driver: %s)",
+				v->path, rc < 0 ? strerror(-rc) : "no memory");
+			v4lconvert_destroy(v->conv);
+			v->conv = NULL;
+		} else
+			v->frame_buf_size = size;
+	}
 	for(unsigned int i = 0; i < count; i++) {
 		struct v4l2_buffer b = mmap_buffer(i);
-		rc = xioctl(v->fd, VIDIOC_QUERYBUF, &b);
+		rc = buffer_ioctl(v, VIDIOC_QUERYBUF, &b);
 		if(rc < 0) {
 			log_error(v, "VIDIOC_QUERYBUF", -rc);
 			return rc;
 		}
-		/* The planes are read from here without further checks. */
-		if(b.length < v->frame_size) {
+		/* The planes are read from here without further checks (our
+		 * conversion's source is checked per frame, by bytesused). */
+		if(!v->conv && b.length < v->frame_size) {
 			log_error(v, "buffer smaller than an I420 frame", EINVAL);
 			return -EINVAL;
 		}
-		void *p = v4l2_mmap(NULL, b.length, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, b.m.offset);
+		void *p = v->conv ? mmap(NULL, b.length, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, b.m.offset) :
+			v4l2_mmap(NULL, b.length, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, b.m.offset);
 		if(p == MAP_FAILED) {
 			int err = errno ? errno : EIO;
 			log_error(v, "mmap", err);
@@ -389,14 +467,16 @@ static void v4l2_src_close(cam_source *s)
 }
 
 /* Dequeues every ready buffer, re-queues all but the newest good one, and
- * returns that one in *newest (*have tells whether there is one). */
+ * returns that one in *newest (*have tells whether there is one).  When we
+ * convert, the buffers hold the camera's format and nothing is converted
+ * here: dequeuing costs no decoding. */
 static int drain(v4l2_source *v, struct v4l2_buffer *newest, bool *have)
 {
 	*have = false;
 	/* Bounded: a driver faster than this loop cannot keep us here. */
 	for(unsigned int n = 0; n < 4 * MAX_BUFFERS; n++) {
 		struct v4l2_buffer b = mmap_buffer(0);
-		int rc = xioctl(v->fd, VIDIOC_DQBUF, &b);
+		int rc = buffer_ioctl(v, VIDIOC_DQBUF, &b);
 		if(rc == -EAGAIN)
 			break;
 		if(rc < 0) {
@@ -409,8 +489,9 @@ static int drain(v4l2_source *v, struct v4l2_buffer *newest, bool *have)
 		if(b.flags & V4L2_BUF_FLAG_ERROR) {
 			why = "flagged as corrupted by the driver";
 			v->skipped_error++;
-		} else if(b.bytesused < v->frame_size) {
-			why = "shorter than an I420 frame";
+		} else if(v->conv ? b.bytesused == 0 || b.bytesused > v->bufs[b.index].length :
+				b.bytesused < v->frame_size) {
+			why = v->conv ? "that is empty" : "shorter than an I420 frame";
 			v->skipped_short++;
 		} else if(v->skip_first) {
 			v->skip_first = false;
@@ -427,7 +508,8 @@ static int drain(v4l2_source *v, struct v4l2_buffer *newest, bool *have)
 		}
 		if(why && v->skipped_error + v->skipped_short == 1)
 			CAM_WARN("v4l2: %s: skipping a frame %s (%u of %zu bytes); further ones are "
-				"skipped silently", v->path, why, b.bytesused, v->frame_size);
+				"skipped silently", v->path, why, b.bytesused,
+				v->conv ? v->bufs[b.index].length : v->frame_size);
 		rc = queue_buffer(v, b.index);
 		if(rc < 0)
 			return rc;
@@ -435,9 +517,32 @@ static int drain(v4l2_source *v, struct v4l2_buffer *newest, bool *have)
 	return 0;
 }
 
+/* Converts the newest frame (the camera's format, dequeued from the driver)
+ * into frame_buf and gives the driver its buffer back.  Returns 1 with a
+ * frame, 0 when it could not be converted (skipped), or a negative errno. */
+static int convert_newest(v4l2_source *v, const struct v4l2_buffer *b)
+{
+	int n = v4lconvert_convert(v->conv, &v->src_fmt, &v->dest_fmt, v->bufs[b->index].start,
+		(int)b->bytesused, v->frame_buf, (int)v->frame_buf_size);
+	/* EPIPE: a short frame, converted as far as it goes; libv4l2 too
+	 * returns those rather than none. */
+	bool usable = n >= (int)v->frame_size || (n < 0 && errno == EPIPE);
+	if(!usable) {
+		v->skipped_error++;
+		if(v->skipped_error + v->skipped_short == 1)
+			CAM_WARN("v4l2: %s: skipping a frame that cannot be converted from %s (%u bytes): %s; "
+				"further ones are skipped silently", v->path, v->base.native_format, b->bytesused,
+				v4lconvert_get_error_message(v->conv));
+	}
+	int rc = queue_buffer(v, b->index);
+	if(rc < 0)
+		return rc;
+	return usable ? 1 : 0;
+}
+
 static void fill_frame(v4l2_source *v, const struct v4l2_buffer *b, cam_frame *frame)
 {
-	uint8_t *base = v->bufs[b->index].start;
+	uint8_t *base = v->conv ? v->frame_buf : v->bufs[b->index].start;
 	memset(frame, 0, sizeof(*frame));
 	for(int i = 0; i < 3; i++) {
 		frame->planes[i] = base + v->offsets[i];
@@ -489,8 +594,14 @@ static int v4l2_src_read(cam_source *s, cam_frame *frame, int timeout_ms)
 		int rc = drain(v, &b, &have);
 		if(rc < 0)
 			return rc;
-		if(have) {
+		if(have && v->conv) {
+			rc = convert_newest(v, &b);
+			if(rc < 0)
+				return rc;
+			have = rc > 0;
+		} else if(have)
 			v->held = (int)b.index;
+		if(have) {
 			fill_frame(v, &b, frame);
 			v->last_frame_ms = clock_us(CLOCK_MONOTONIC) / 1000;
 			if(!v->got_frame) {

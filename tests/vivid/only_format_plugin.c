@@ -9,15 +9,8 @@
  * device (init returns NULL) and libv4l2 talks to the driver directly.
  * Loaded by libv4l2 from its plugin directory, so the test program must be
  * linked dynamically.
- *
- * With VIVID_TEST_COUNT_DQBUF set, it also takes devices without the format
- * variable (changing nothing) and counts the buffers dequeued from the
- * driver in vivid_test_dqbufs, which the test reads with dlsym while the
- * device is open (libv4l2 unloads the plugin on close): libv4l2 converts at
- * each DQBUF, so this is how many frames were converted.
  */
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,10 +21,8 @@
 #include <linux/videodev2.h>
 
 typedef struct only_format {
-	uint32_t fourcc;    /* 0: hide nothing, only count */
+	uint32_t fourcc;
 } only_format;
-
-__attribute__((visibility("default"))) atomic_uint vivid_test_dqbufs;
 
 static int raw_ioctl(int fd, unsigned long request, void *arg)
 {
@@ -41,14 +32,12 @@ static int raw_ioctl(int fd, unsigned long request, void *arg)
 static void *plugin_init(int fd)
 {
 	const char *want = getenv("VIVID_TEST_ONLY_FORMAT");
-	int use = want && strlen(want) == 4;
-	if(!use && !getenv("VIVID_TEST_COUNT_DQBUF"))
+	if(!want || strlen(want) != 4)
 		return NULL;
 	only_format *p = calloc(1, sizeof(*p));
 	if(!p)
 		return NULL;
-	if(use)
-		p->fourcc = v4l2_fourcc(want[0], want[1], want[2], want[3]);
+	p->fourcc = v4l2_fourcc(want[0], want[1], want[2], want[3]);
 	return p;
 }
 
@@ -60,14 +49,6 @@ static void plugin_close(void *priv)
 static int plugin_ioctl(void *priv, int fd, unsigned long request, void *arg)
 {
 	const only_format *p = priv;
-	if(request == VIDIOC_DQBUF) {
-		int rc = raw_ioctl(fd, request, arg);
-		if(rc == 0)
-			atomic_fetch_add(&vivid_test_dqbufs, 1);
-		return rc;
-	}
-	if(!p->fourcc)
-		return raw_ioctl(fd, request, arg);
 	switch(request) {
 		case VIDIOC_ENUM_FMT: {
 			/* Index 0 is the one allowed format, if the driver has it. */
