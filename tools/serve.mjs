@@ -21,7 +21,7 @@
 // source is down (488), with a plain-text reason.
 //
 //   node tools/serve.mjs [--listen ADDR] [--port N] [--janus URL] [--root DIR] [--settings FILE]
-//                        [--snapshot-rate N]
+//                        [--snapshot-rate N] [--cert FILE --key FILE]
 //
 //   --listen ADDR   bind address (default 0.0.0.0)
 //   --port N        port (default 8000; 0 picks a free one)
@@ -34,8 +34,11 @@
 //                   default: settings.js in the root, if there is one
 //   --snapshot-rate N  /snapshot.jpg requests per second per client address
 //                   (default 2; bursts of max(1, N); 0 turns /snapshot.jpg off)
+//   --cert FILE     with --key: serve over HTTPS (node's https) with this PEM
+//   --key FILE      certificate (chain) and key; --janus stays plain http
 
 import http from 'node:http';
+import https from 'node:https';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,6 +66,8 @@ function parseArgs(argv) {
     else if (a === '--root') opts.root = path.resolve(val());
     else if (a === '--settings') opts.settings = path.resolve(val());
     else if (a === '--snapshot-rate') opts.snapshotRate = Number(val());
+    else if (a === '--cert') opts.cert = path.resolve(val());
+    else if (a === '--key') opts.key = path.resolve(val());
     else if (a === '-h' || a === '--help') usage(null);
     else usage(`unknown option ${a}`);
   }
@@ -75,12 +80,13 @@ function parseArgs(argv) {
     usage(`bad --janus URL: ${e.message}`);
   }
   if (opts.settings && !fs.existsSync(opts.settings)) usage(`no settings file ${opts.settings}`);
+  if (!opts.cert !== !opts.key) usage('--cert and --key go together');
   return opts;
 }
 
 function usage(msg) {
   if (msg) console.error(`serve.mjs: ${msg}`);
-  console.error('usage: node tools/serve.mjs [--listen ADDR] [--port N] [--janus http://HOST:PORT] [--root DIR] [--settings FILE] [--snapshot-rate N]');
+  console.error('usage: node tools/serve.mjs [--listen ADDR] [--port N] [--janus http://HOST:PORT] [--root DIR] [--settings FILE] [--snapshot-rate N] [--cert FILE --key FILE]');
   process.exit(msg ? 2 : 0);
 }
 
@@ -201,7 +207,7 @@ function proxy(req, res) {
   const peer = req.socket.remoteAddress || '';
   headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${peer}` : peer;
   headers['x-forwarded-host'] = req.headers.host || '';
-  headers['x-forwarded-proto'] = 'http';
+  headers['x-forwarded-proto'] = opts.cert ? 'https' : 'http';
 
   const up = http.request({
     agent,
@@ -310,7 +316,18 @@ async function serveSnapshot(req, res) {
   res.end(req.method === 'HEAD' ? undefined : r.jpeg);
 }
 
-const server = http.createServer((req, res) => {
+// HTTPS with --cert/--key, else plain HTTP; the same handler either way.
+function createServer(handler) {
+  if (!opts.cert) return http.createServer(handler);
+  try {
+    return https.createServer({ cert: fs.readFileSync(opts.cert), key: fs.readFileSync(opts.key) }, handler);
+  } catch (e) {
+    console.error(`serve.mjs: TLS: ${e.message}`);
+    process.exit(1);
+  }
+}
+
+const server = createServer((req, res) => {
   let urlPath;
   try {
     urlPath = new URL(req.url, 'http://x').pathname;
@@ -348,7 +365,7 @@ server.on('error', (err) => {
 server.listen(opts.port, opts.listen, () => {
   const a = server.address();
   const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-  log(`serving ${opts.root} on http://${host}:${a.port}/ (janus proxy -> ${opts.janusUrl.origin})`);
+  log(`serving ${opts.root} on ${opts.cert ? 'https' : 'http'}://${host}:${a.port}/ (janus proxy -> ${opts.janusUrl.origin})`);
 });
 
 for (const sig of ['SIGINT', 'SIGTERM']) {

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { launchBrowser, waitDecoded, readStamp } from './lib/browser.mjs';
+import { launchBrowser, waitDecoded, waitStampAdvancing } from './lib/browser.mjs';
 import { sanitizerEnv, scanSanitizerLogs } from './lib/janus.mjs';
 import { inTestNamespace, repoRoot, SERVER_IP, SERVER_IFACE, waitFor, makeTmpDir } from './lib/util.mjs';
 
@@ -45,15 +45,7 @@ test('tools/demo: starts Janus and the page server, the page plays the test patt
     const stats = await waitDecoded(page, { frames: 30, timeout: 20000 });
     assert.equal(stats.frameWidth, 640);
     assert.equal(stats.frameHeight, 480);
-    const valid = async () => {
-      const s = await readStamp(page);
-      return s && !s.error ? s : null;
-    };
-    const a = await waitFor(valid, { timeout: 5000, what: 'a readable stamp on the demo page' });
-    await waitFor(async () => {
-      const b = await valid();
-      return b && b.counter > a.counter;
-    }, { timeout: 5000, what: 'the stamp counter to advance on the demo page' });
+    await waitStampAdvancing(page, { what: 'the demo page' });
     await browser.close();
     browser = null;
 

@@ -38,12 +38,13 @@ export const FLAGS = [
 ];
 
 // Launches Chromium with a fresh profile folder; returns {context, dir, close}.
-export async function launchBrowser({ headless = true } = {}) {
+// `args`: flags beyond FLAGS (e.g. a certificate to trust, tls.test.mjs).
+export async function launchBrowser({ headless = true, args = [] } = {}) {
   const dir = makeTmpDir('chromium');
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM,
     headless,
-    args: FLAGS,
+    args: [...FLAGS, ...args],
     viewport: { width: 800, height: 700 },
     timeout: 30000,
   });
@@ -285,4 +286,19 @@ export async function waitDecoded(page, { frames = 1, from = 0, timeout = 15000,
     last = await inboundVideo(page, camera);
     return last && last.framesDecoded >= from + frames ? last : null;
   }, { timeout, interval: 50, what: () => `${frames} decoded frames (last stats: ${JSON.stringify(last)})` });
+}
+
+// Waits for a readable stamp on the page's <video>, then for its counter to
+// go up (the picture is live, not a still); returns the first stamp.
+export async function waitStampAdvancing(page, { timeout = 5000, what = 'the page' } = {}) {
+  const valid = async () => {
+    const s = await readStamp(page);
+    return s && !s.error ? s : null;
+  };
+  const a = await waitFor(valid, { timeout, what: `a readable stamp on ${what}` });
+  await waitFor(async () => {
+    const b = await valid();
+    return b && b.counter > a.counter;
+  }, { timeout, what: `the stamp counter to advance on ${what}` });
+  return a;
 }
