@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ struct cam_camera {
 	cam_recording *rec;            /* NULL without a recording backend */
 	pthread_mutex_t rec_lock;      /* serialises record/stop_record and rec_holding */
 	bool rec_holding;              /* the recording holds the pipeline (on_demand) */
+	_Atomic uint64_t drops[CAM_CAMERA_DROP_COUNT_];
 };
 
 /* Pipeline state changes; only failures and recoveries go on. */
@@ -285,6 +287,29 @@ static json_t *encoder_json(const cam_pipeline_status *st)
 	return encoder;
 }
 
+void cam_camera_count_drop(cam_camera *cam, cam_camera_drop why)
+{
+	if((unsigned)why < CAM_CAMERA_DROP_COUNT_)
+		atomic_fetch_add_explicit(&cam->drops[why], 1, memory_order_relaxed);
+}
+
+uint64_t cam_camera_drops(const cam_camera *cam, cam_camera_drop why)
+{
+	if((unsigned)why >= CAM_CAMERA_DROP_COUNT_)
+		return 0;
+	return atomic_load_explicit(&cam->drops[why], memory_order_relaxed);
+}
+
+static json_t *drops_json(const cam_camera *cam)
+{
+	json_t *drops = json_object();
+	json_object_set_new(drops, "silent", json_integer((json_int_t)cam_camera_drops(cam, CAM_CAMERA_DROP_SILENT)));
+	json_object_set_new(drops, "unanswered",
+		json_integer((json_int_t)cam_camera_drops(cam, CAM_CAMERA_DROP_UNANSWERED)));
+	json_object_set_new(drops, "kicked", json_integer((json_int_t)cam_camera_drops(cam, CAM_CAMERA_DROP_KICKED)));
+	return drops;
+}
+
 json_t *cam_camera_info_json(cam_camera *cam, int viewers)
 {
 	cam_pipeline_status st;
@@ -297,6 +322,7 @@ json_t *cam_camera_info_json(cam_camera *cam, int viewers)
 	json_object_set_new(info, "recording", recording_json(cam));
 	json_object_set_new(info, "viewers", json_integer(viewers));
 	json_object_set_new(info, "max_viewers", json_integer(cam->cfg.max_viewers));
+	json_object_set_new(info, "drops", drops_json(cam));
 	return info;
 }
 

@@ -14,6 +14,7 @@
 #define CAM_CAMERA_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -90,8 +91,20 @@ int cam_camera_snapshot(cam_camera *cam, int width, int quality, int timeout_ms,
 int cam_camera_record(cam_camera *cam, bool start, cam_recording_status *st, char *err, size_t errlen);
 void cam_camera_recording_status(cam_camera *cam, cam_recording_status *st);
 
+/* Viewers the camera lost other than by leaving (*extension*: `info.drops`):
+ * dropped by the watchdog (silent, unanswered) or kicked by an admin.  Any
+ * thread, no lock. */
+typedef enum cam_camera_drop {
+	CAM_CAMERA_DROP_SILENT,
+	CAM_CAMERA_DROP_UNANSWERED,
+	CAM_CAMERA_DROP_KICKED,
+	CAM_CAMERA_DROP_COUNT_,
+} cam_camera_drop;
+void cam_camera_count_drop(cam_camera *cam, cam_camera_drop why);
+uint64_t cam_camera_drops(const cam_camera *cam, cam_camera_drop why);
+
 /* The `info` answer's camera part: id, description, source, encoder,
- * recording, viewers (the caller counts them) and max_viewers. */
+ * recording, viewers (the caller counts them), max_viewers and drops. */
 json_t *cam_camera_info_json(cam_camera *cam, int viewers);
 /* One entry of the `cameras` answer: what a viewer may know (no secrets). */
 json_t *cam_camera_summary_json(cam_camera *cam, int viewers);

@@ -298,12 +298,15 @@ static bool events_on(void)
 	return config.events && gateway->events_is_enabled();
 }
 
-/* Janus event handlers, when configured and enabled (reason may be NULL). */
-static void notify(camera_session *session, const char *event, const char *reason)
+/* Janus event handlers, when configured and enabled (cam and reason may be
+ * NULL). */
+static void notify(camera_session *session, cam_camera *cam, const char *event, const char *reason)
 {
 	if(!events_on())
 		return;
 	json_t *info = json_pack("{sssI}", "event", event, "id", (json_int_t)session->id);
+	if(cam)
+		json_object_set_new(info, "camera", json_string(cam_camera_id(cam)));
 	if(reason)
 		json_object_set_new(info, "reason", json_string(reason));
 	gateway->notify_event(&camera_plugin, session->handle, info);
@@ -360,7 +363,7 @@ static void maybe_subscribe(camera_session *session)
 		session->in_fanout = true;
 		JANUS_LOG(LOG_INFO, "[camera] viewer %" PRIu64 " subscribed to %s\n", session->id,
 			cam_camera_id(session->cam));
-		notify(session, "started", NULL);
+		notify(session, session->cam, "started", NULL);
 	} else {
 		janus_refcount_decrease(&session->ref);
 	}
@@ -383,7 +386,7 @@ static void leave(camera_session *session)
 	}
 	if(session->state != VIEWER_IDLE) {
 		JANUS_LOG(LOG_INFO, "[camera] viewer %" PRIu64 " left\n", session->id);
-		notify(session, "left", NULL);
+		notify(session, cam, "left", NULL);
 	}
 	session->state = VIEWER_IDLE;
 	session->media_ready = false;
@@ -716,8 +719,13 @@ static void throw_out(camera_session *session, json_t *event, const char *reason
 /* Carries out a kick, on the viewer's queue. */
 static void do_kick(camera_session *session)
 {
-	if(!watches(session, NULL))
+	janus_mutex_lock(&session->mutex);
+	cam_camera *cam = session->state != VIEWER_IDLE ? session->cam : NULL;
+	janus_mutex_unlock(&session->mutex);
+	if(!cam)
 		return;
+	cam_camera_count_drop(cam, CAM_CAMERA_DROP_KICKED);
+	notify(session, cam, "kicked", NULL);
 	throw_out(session, json_pack("{ss s{ss}}", "camera", "event", "result", "event", "kicked"), "kicked");
 	JANUS_LOG(LOG_INFO, "[camera] viewer %" PRIu64 " kicked\n", session->id);
 }
@@ -789,13 +797,15 @@ static void do_drop(camera_session *session, cam_drop_reason reason, unsigned wa
 	session->drop_queued = false;
 	bool due = session->watch_gen == watch_gen && due_drop(session, now) == reason;
 	int64_t since = cam_liveness_since(&session->clock, reason);
+	cam_camera *cam = session->cam;
 	janus_mutex_unlock(&session->mutex);
 	if(!due)
 		return;
 	const char *name = cam_drop_reason_name(reason);
+	cam_camera_count_drop(cam, reason == CAM_DROP_SILENT ? CAM_CAMERA_DROP_SILENT : CAM_CAMERA_DROP_UNANSWERED);
+	notify(session, cam, "dropped", name);
 	throw_out(session, json_pack("{ss s{ssss}}", "camera", "event", "result",
 		"event", "dropped", "reason", name), "timeout");
-	notify(session, "dropped", name);
 	JANUS_LOG(LOG_INFO, "[camera] viewer %" PRIu64 " dropped: %s for %" PRId64 " ms\n", session->id,
 		cam_drop_reason_text(reason), now - since);
 }
@@ -1075,7 +1085,7 @@ static json_t *handle_async(camera_session *session, const cam_request *req, jso
 			}
 			*jsep_out = json_pack("{ssss}", "type", "offer", "sdp", sdp);
 			g_free(sdp);
-			notify(session, "watch", NULL);
+			notify(session, cams.list[req->camera_index], "watch", NULL);
 			return json_pack("{ss s{sssIss}}", "camera", "event", "result",
 				"status", "preparing", "id", (json_int_t)session->id, "camera", cam_camera_id(session->cam));
 		}

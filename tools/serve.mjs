@@ -20,8 +20,15 @@
 // 501 a plugin without snapshots, 502 Janus unreachable, 503 the camera's
 // source is down (488), with a plain-text reason.
 //
+//   GET /metrics
+//
+// the plugin's counters in Prometheus's text format (tools/metrics.mjs;
+// README, "Metrics"), with the admin key from --camera-config or
+// --admin-key; 503 with janus_camera_up 0 while Janus does not answer.
+//
 //   node tools/serve.mjs [--listen ADDR] [--port N] [--janus URL] [--root DIR] [--settings FILE]
 //                        [--snapshot-rate N] [--cert FILE --key FILE]
+//                        [--camera-config FILE] [--admin-key KEY] [--metrics-cache MS]
 //
 //   --listen ADDR   bind address (default 0.0.0.0)
 //   --port N        port (default 8000; 0 picks a free one)
@@ -36,6 +43,11 @@
 //                   (default 2; bursts of max(1, N); 0 turns /snapshot.jpg off)
 //   --cert FILE     with --key: serve over HTTPS (node's https) with this PEM
 //   --key FILE      certificate (chain) and key; --janus stays plain http
+//   --camera-config FILE  the plugin's janus.plugin.camera.jcfg, for /metrics
+//                   to read admin_key from (default
+//                   /etc/janus/janus.plugin.camera.jcfg when readable)
+//   --admin-key KEY the admin key, instead of reading it from the file
+//   --metrics-cache MS  /metrics reuses a scrape this long (default 1000)
 
 import http from 'node:http';
 import https from 'node:https';
@@ -43,6 +55,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SnapshotService } from './snapshot-client.mjs';
+import { metricsOption, metricsFromOptions, METRICS_USAGE } from './metrics.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -63,6 +76,7 @@ function parseArgs(argv) {
     if (a === '--listen') opts.listen = val();
     else if (a === '--port') opts.port = Number(val());
     else if (a === '--janus') opts.janus = val();
+    else if (metricsOption(opts, a, val)) continue;
     else if (a === '--root') opts.root = path.resolve(val());
     else if (a === '--settings') opts.settings = path.resolve(val());
     else if (a === '--snapshot-rate') opts.snapshotRate = Number(val());
@@ -86,7 +100,7 @@ function parseArgs(argv) {
 
 function usage(msg) {
   if (msg) console.error(`serve.mjs: ${msg}`);
-  console.error('usage: node tools/serve.mjs [--listen ADDR] [--port N] [--janus http://HOST:PORT] [--root DIR] [--settings FILE] [--snapshot-rate N] [--cert FILE --key FILE]');
+  console.error('usage: node tools/serve.mjs [--listen ADDR] [--port N] [--janus http://HOST:PORT] [--root DIR] [--settings FILE] [--snapshot-rate N] [--cert FILE --key FILE] ' + METRICS_USAGE);
   process.exit(msg ? 2 : 0);
 }
 
@@ -252,6 +266,8 @@ function proxy(req, res) {
 
 // /snapshot.jpg: the plugin's `snapshot`, as a plain JPEG (see the top).
 const snapshots = new SnapshotService({ janusUrl: new URL('/janus', opts.janusUrl).href, log });
+const metrics = metricsFromOptions(opts, new URL('/janus', opts.janusUrl).href, log);
+if (typeof metrics === 'string') usage(metrics);
 const buckets = new Map();   // client address -> {tokens, at}
 const burst = Math.max(1, opts.snapshotRate);
 
@@ -339,6 +355,8 @@ const server = createServer((req, res) => {
     proxy(req, res);
   } else if (urlPath === '/snapshot.jpg' && opts.snapshotRate > 0) {
     serveSnapshot(req, res);
+  } else if (urlPath === '/metrics') {
+    metrics.serve(req, res);
   } else if (urlPath === '/') {
     res.writeHead(302, { Location: '/camera.html' + (new URL(req.url, 'http://x').search), 'Content-Length': 0 });
     res.end();
@@ -373,6 +391,6 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
     server.close();
     server.closeAllConnections?.();
     // Frees this server's Janus sessions (bounded: Janus may be gone).
-    snapshots.close().finally(() => process.exit(0));
+    Promise.all([snapshots.close(), metrics.close()]).finally(() => process.exit(0));
   });
 }

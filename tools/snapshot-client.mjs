@@ -37,10 +37,12 @@ async function post(url, body, timeout = REQUEST_TIMEOUT_MS) {
   return r.json();
 }
 
-// One session + handle on the plugin.
-class Client {
-  constructor(base, name, log) {
+// One session + handle on the plugin (also tools/metrics.mjs's); timeout:
+// for each request, ms.
+export class Client {
+  constructor(base, name, log, timeout = REQUEST_TIMEOUT_MS) {
     this.base = base;
+    this.timeout = timeout;
     this.name = name;
     this.log = log;
     this.ready = null;        // Promise<{session, handle}> while alive
@@ -110,7 +112,7 @@ class Client {
       const t = tx();
       try {
         ids = await this.ready;
-        r = await post(`${this.base}/${ids.session}/${ids.handle}`, { janus: 'message', body, transaction: t });
+        r = await post(`${this.base}/${ids.session}/${ids.handle}`, { janus: 'message', body, transaction: t }, this.timeout);
       } catch (e) {
         this.drop();
         throw new JanusGone(`Janus unreachable: ${e.cause?.code || e.message}`);

@@ -9,46 +9,17 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { setupJanus } from './lib/setup.mjs';
 import { ViewerProcess } from './lib/viewer.mjs';
-import { CLIENT_IP, waitFor } from './lib/util.mjs';
-
-const PORT = 9099;
-
-// Collects the plugin's events, in arrival order: [{at, session_id, handle_id, data}].
-async function startCollector() {
-  const events = [];
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => { body += c; });
-    req.on('end', () => {
-      try {
-        const parsed = JSON.parse(body);
-        for (const e of Array.isArray(parsed) ? parsed : [parsed]) {
-          if (e?.event?.plugin === 'janus.plugin.camera') {
-            events.push({ at: performance.now(), session_id: e.session_id, handle_id: e.handle_id, data: e.event.data });
-          }
-        }
-      } catch {
-        // not ours to judge: the test looks only for the events it expects
-      }
-      res.end();
-    });
-  });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(PORT, CLIENT_IP, resolve);
-  });
-  return { events, close: () => new Promise((resolve) => server.close(resolve)) };
-}
+import { startCollector, EVENTS_URL } from './lib/events.mjs';
+import { waitFor } from './lib/util.mjs';
 
 test('event handlers get the silent controller\'s "timeout" and the killed viewer\'s "dropped", with ids and reasons', { timeout: 90000 }, async (t) => {
   const collector = await startCollector();
   t.after(() => collector.close());
   const ctx = await setupJanus(t, {
     set: { liveness_ms: 2000, control_timeout_ms: 1000, deadman_ms: 500 },
-    eventsUrl: `http://${CLIENT_IP}:${PORT}/events`,
+    eventsUrl: EVENTS_URL,
   });
   const v = new ViewerProcess({ url: ctx.janus.url, name: 'doomed' });
   ctx.cleanups.push(() => v.close());

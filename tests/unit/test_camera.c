@@ -125,7 +125,18 @@ static void test_two_cameras(void)
 	CHECK_EQ_INT(atomic_load(&b.frames), fb);
 	CHECK_EQ_INT(ev.errors, 0);
 
+	/* Drops are counted per camera and reason (info.drops). */
+	cam_camera_count_drop(rear, CAM_CAMERA_DROP_SILENT);
+	cam_camera_count_drop(rear, CAM_CAMERA_DROP_KICKED);
+	cam_camera_count_drop(rear, CAM_CAMERA_DROP_KICKED);
+	cam_camera_count_drop(rear, CAM_CAMERA_DROP_COUNT_);     /* not a reason: ignored */
+	CHECK_EQ_INT(cam_camera_drops(front, CAM_CAMERA_DROP_KICKED), 0);
+	CHECK_EQ_INT(cam_camera_drops(rear, CAM_CAMERA_DROP_COUNT_), 0);
 	json_t *info = cam_camera_info_json(rear, 3);
+	json_t *drops = json_object_get(info, "drops");
+	CHECK_EQ_INT(json_integer_value(json_object_get(drops, "silent")), 1);
+	CHECK_EQ_INT(json_integer_value(json_object_get(drops, "unanswered")), 0);
+	CHECK_EQ_INT(json_integer_value(json_object_get(drops, "kicked")), 2);
 	CHECK(!strcmp(json_string_value(json_object_get(info, "id")), "rear"));
 	CHECK(!strcmp(json_string_value(json_object_get(info, "description")), "Rear"));
 	CHECK_EQ_INT(json_integer_value(json_object_get(info, "viewers")), 3);

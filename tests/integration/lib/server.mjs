@@ -8,14 +8,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot, SERVER_IP, makeTmpDir, sleep, tailFile, withTimeout } from './util.mjs';
 
-export async function startServer({ janusUrl, ip = SERVER_IP, port = 8000, timeout = 10000 } = {}) {
+// args: more serve.mjs options, e.g. ['--camera-config', FILE].
+export async function startServer({ janusUrl, ip = SERVER_IP, port = 8000, timeout = 10000, args = [] } = {}) {
   const script = path.join(repoRoot, 'tools', 'serve.mjs');
   if (!fs.existsSync(script)) throw new Error(`no ${script}`);
   const dir = makeTmpDir('serve');
   const logFile = path.join(dir, 'serve.log');
   const fd = fs.openSync(logFile, 'a');
   const janusRoot = new URL(janusUrl).origin;
-  const proc = spawn(process.execPath, [script, '--listen', ip, '--port', String(port), '--janus', janusRoot],
+  const proc = spawn(process.execPath, [script, '--listen', ip, '--port', String(port), '--janus', janusRoot, ...args],
     { stdio: ['ignore', fd, fd] });
   fs.closeSync(fd);
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
