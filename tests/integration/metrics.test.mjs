@@ -10,7 +10,7 @@
 // are the same text; a kick, a viewer that never answers its offer and a
 // frozen viewer move the drop counters, and Janus's event handlers get the
 // same events (sample event handler, as in events.test.mjs) with the camera
-// named; a Janus that is gone gives 503 with janus_camera_up 0.
+// named; a Janus that hangs or is gone gives 503 with janus_camera_up 0.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -251,6 +251,25 @@ test('GET /metrics: two cameras with viewers, numbers as `info` says; cached for
     const dropEvents = collector.events.filter((e) => ['kicked', 'dropped'].includes(e.data.event)).length;
     const dropTotal = s.m.all('janus_camera_drops_total').reduce((n, x) => n + x.value, 0);
     assert.equal(dropEvents, dropTotal, 'one kicked/dropped event per counted drop');
+
+    // Janus hung (SIGSTOP): 503 with up 0 after serve.mjs's 5 s wait, not
+    // the scraper's timeout; and 200 again once it goes on.
+    process.kill(ctx.janus.pid, 'SIGSTOP');
+    let h;
+    try {
+      await sleep(1100);
+      h = await scrape();
+    } finally {
+      process.kill(ctx.janus.pid, 'SIGCONT');
+    }
+    console.log(`# Janus hung: ${h.status} in ${h.ms.toFixed(0)} ms`);
+    assert.equal(h.status, 503, h.text);
+    assert.equal(h.m.get('janus_camera_up'), 0);
+    assert.ok(h.ms < 8000, `503 took ${h.ms.toFixed(0)} ms`);
+    await sleep(1100);
+    const back = await scrape();
+    assert.equal(back.status, 200, back.text);
+    assert.equal(back.m.get('janus_camera_up'), 1);
 
     // Janus gone: 503 with up 0, quickly, and still valid text.
     await frozen.close();
