@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <glib.h>
+
 #include "log.h"
 #include "stamp.h"
 
@@ -112,6 +114,9 @@ static int parse_string(const char *key, const char *value, size_t max, char **o
 		if((unsigned char)value[i] < 0x20)
 			return cam_fail(-EINVAL, err, errlen, "%s: contains a control character", key);
 	}
+	/* Values end up in JSON answers and events, which must be UTF-8. */
+	if(!g_utf8_validate(value, (gssize)len, NULL))
+		return cam_fail(-EINVAL, err, errlen, "%s: not UTF-8", key);
 	char *copy = strdup(value);
 	if(!copy)
 		return -ENOMEM;
@@ -161,7 +166,7 @@ static int camera_set(cam_camera_config *cam, const char *key, const char *value
 	if(!strcmp(key, "record"))
 		return parse_bool(key, value, &cam->record, err, errlen);
 	if(!strcmp(key, "record_dir"))
-		return parse_string(key, value, 4000, &cam->record_dir, err, errlen);
+		return parse_string(key, value, CAM_MAX_RECORD_DIR, &cam->record_dir, err, errlen);
 	return -ENOENT;
 }
 

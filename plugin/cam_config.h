@@ -18,6 +18,9 @@
 #define CAM_MAX_CAMERA_ID 32
 #define CAM_MAX_CAMERAS 16
 #define CAM_DEFAULT_CAMERA_ID "default"
+/* Longest record_dir: room for "/<id>-<date>-<n>.mjr" within the
+ * recorder's 1024-byte paths. */
+#define CAM_MAX_RECORD_DIR 960
 #define CAM_DEFAULT_RECORD_DIR "/srv/janus-camera/recordings"
 
 typedef enum cam_source_kind {

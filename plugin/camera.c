@@ -220,13 +220,15 @@ int cam_camera_record(cam_camera *cam, bool start, cam_recording_status *st, cha
 		return cam_fail(CAM_ERROR_RECORDING, err, errlen, "recording is not available");
 	pthread_mutex_lock(&cam->rec_lock);
 	int rc = start ? cam_recording_start(cam->rec, st) : cam_recording_stop(cam->rec, st);
-	bool hold = start && rc == 0 && !cam->rec_holding;
-	bool release = !start && rc == 0 && cam->rec_holding;
-	if(hold)
+	/* The camera is held exactly while the recording is started, whatever
+	 * the outcome (a failed start after a write error stops the old file). */
+	cam_recording_status now;
+	cam_recording_status_get(cam->rec, &now);
+	if(now.started && !cam->rec_holding)
 		cam_pipeline_hold(cam->pipeline);
-	if(release)
+	if(!now.started && cam->rec_holding)
 		cam_pipeline_release(cam->pipeline);
-	cam->rec_holding = (cam->rec_holding || hold) && !release;
+	cam->rec_holding = now.started;
 	pthread_mutex_unlock(&cam->rec_lock);
 	if(rc == -EALREADY)
 		return cam_fail(CAM_ERROR_WRONG_STATE, err, errlen, "camera \"%s\" is recording already (%s)", cam->cfg.id, st->file);

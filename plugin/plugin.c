@@ -522,6 +522,17 @@ static void on_recording_error(void *opaque, cam_camera *cam, const char *file, 
 		recording_event(cam, "error", file, error);
 }
 
+/* The recordings that `record = true` started, for the event handlers. */
+static void announce_recordings(void)
+{
+	for(int i = 0; i < cams.count; i++) {
+		cam_recording_status st;
+		cam_camera_recording_status(cams.list[i], &st);
+		if(st.active)
+			recording_event(cams.list[i], "started", st.file, NULL);
+	}
+}
+
 /* `record` and `stop_record`. */
 static json_t *record(cam_camera *cam, bool start)
 {
@@ -535,8 +546,8 @@ static json_t *record(cam_camera *cam, bool start)
 		return cam_error_json(code, err);
 	recording_event(cam, start ? "started" : "stopped", st.file, NULL);
 	if(start)
-		return json_pack("{ssss}", "camera", "ok", "file", st.file);
-	return json_pack("{sssssIsI}", "camera", "ok", "file", st.file, "bytes", (json_int_t)st.bytes,
+		return json_pack("{ssso}", "camera", "ok", "file", text_or_null(st.file));
+	return json_pack("{sssosIsI}", "camera", "ok", "file", text_or_null(st.file), "bytes", (json_int_t)st.bytes,
 		"frames", (json_int_t)st.frames);
 }
 
@@ -1354,6 +1365,7 @@ static int camera_init(janus_callbacks *callback, const char *config_path)
 			c->fps, c->bitrate, c->keyframe_interval, c->on_demand ? ", on demand" : "");
 	}
 	JANUS_LOG(LOG_INFO, "[camera] %s initialized: %d camera%s\n", CAMERA_NAME, cams.count, cams.count == 1 ? "" : "s");
+	announce_recordings();
 	return 0;
 }
 
@@ -1363,10 +1375,14 @@ static void camera_destroy(void)
 		return;
 	g_atomic_int_set(&stopping, 1);
 	/* Janus frees its task pool without waiting for it: let the requests
-	 * still being answered there (a configure waits for the pipeline) end
-	 * before what they use goes away.  Bounded: Janus is going away. */
-	for(int i = 0; i < 5000 && g_atomic_int_get(&in_flight) > 0; i++)
+	 * still being answered there end before what they use goes away.  Not
+	 * bounded: a stop_record writes what is queued (a slow disk), and
+	 * freeing the cameras under it would crash Janus on its way out. */
+	for(int i = 1; g_atomic_int_get(&in_flight) > 0; i++) {
+		if(i % 5000 == 0)
+			JANUS_LOG(LOG_WARN, "[camera] waiting for %d request(s) to end\n", g_atomic_int_get(&in_flight));
 		g_usleep(1000);
+	}
 	/* No more drops, then no more queued steps (those still queued are
 	 * dropped unanswered: Janus is going away). */
 	cam_ticker_stop(&watchdog);

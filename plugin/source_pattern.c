@@ -180,7 +180,7 @@ static bool outage_wanted(int64_t *after_ms, int64_t *for_ms)
 	const char *v = getenv(CAM_PATTERN_OUTAGE_ENV);
 	long long a = 0, f = 0;
 	char extra;
-	if(!v || sscanf(v, "%lld:%lld%c", &a, &f, &extra) != 2 || a < 0 || f <= 0)
+	if(!v || sscanf(v, "%lld:%lld%c", &a, &f, &extra) != 2 || a < 0 || f <= 0 || a > 1000000000 || f > 1000000000)
 		return false;
 	*after_ms = a;
 	*for_ms = f;

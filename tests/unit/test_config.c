@@ -121,6 +121,16 @@ static void test_bad_values(void)
 	cam_config c;
 	cam_config_defaults(&c);
 	char err[128];
+	/* Not UTF-8 (it would break every JSON answer that quotes it), too long
+	 * for the recorder's paths. */
+	CHECK_EQ_INT(cam_config_set(&c, "record_dir", "/srv/caf\xe9", err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "UTF-8") != NULL);
+	CHECK_EQ_INT(cam_config_set(&c, "record_dir", "/srv/caf\xc3\xa9", err, sizeof(err)), 0);
+	char long_dir[1000];
+	memset(long_dir, 'a', sizeof(long_dir) - 1);
+	long_dir[0] = '/';
+	long_dir[sizeof(long_dir) - 1] = '\0';
+	CHECK_EQ_INT(cam_config_set(&c, "record_dir", long_dir, err, sizeof(err)), -EINVAL);
 	CHECK_EQ_INT(cam_config_set(&c, "bitrat", "1000000", err, sizeof(err)), -ENOENT);
 	CHECK(strstr(err, "bitrat") != NULL);
 	CHECK_EQ_INT(cam_config_set(&c, "width", "641", err, sizeof(err)), 0);
