@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setupJanus } from './lib/setup.mjs';
 import { jcfg } from './lib/janus.mjs';
-import { Viewer, assertCleanVideo } from './lib/viewer.mjs';
+import { Viewer, assertCleanVideo, videoReport } from './lib/viewer.mjs';
 import { makeTmpDir, median, repoRoot, sleep, waitFor } from './lib/util.mjs';
 
 const JPEGCHECK = path.join(repoRoot, 'tests', 'tools', 'jpegcheck');
@@ -106,6 +106,11 @@ test('50 snapshots while 10 viewers watch: their decoded frame rate stays', { ti
   await Promise.all(vs.map((v) => v.waitFrames(10, 15000)));
   const callers = await Promise.all(Array.from({ length: 5 }, (_, i) => ctx.caller(`c${i}`)));
   await sleep(1000);
+  // The same viewers over a window as long as the snapshots take, without
+  // them: what "their frame rate" is on this machine right now.
+  const base0 = performance.now();
+  await sleep(4500);
+  const base1 = performance.now();
   const from = performance.now();
   const results = await Promise.all(callers.map(async (c) => {
     const out = [];
@@ -121,8 +126,15 @@ test('50 snapshots while 10 viewers watch: their decoded frame rate stays', { ti
   console.log(`# ${ok.length}/50 snapshots in ${((to - from) / 1000).toFixed(1)} s, latency median ` +
     `${median(all.map((a) => a.ms)).toFixed(0)} ms, max ${Math.max(...all.map((a) => a.ms)).toFixed(0)} ms`);
   assert.equal(ok.length, 50, JSON.stringify(all.find((a) => a.data?.camera !== 'snapshot')?.data));
-  const reports = vs.map((v) => assertCleanVideo(v, from, to, { minFps: 28 }));
-  console.log(`# viewers' fps during the snapshots: ${reports.map((r) => r.fps.toFixed(1)).join(' ')}`);
+  // Every frame reaches every viewer (no counter skipped, no packet lost),
+  // and the rate is what it was just before without snapshots (a loaded
+  // machine lowers both windows alike; a blocked pipeline only this one).
+  const before = vs.map((v) => videoReport(v, base0, base1));
+  const reports = vs.map((v) => assertCleanVideo(v, from, to, { minFps: 20 }));
+  console.log(`# viewers' fps before the snapshots: ${before.map((r) => r.fps.toFixed(1)).join(' ')}; ` +
+    `during: ${reports.map((r) => r.fps.toFixed(1)).join(' ')}`);
+  reports.forEach((r, i) => assert.ok(r.fps >= before[i].fps - 2.5,
+    `${r.name}: ${r.fps.toFixed(1)} fps during the snapshots, ${before[i].fps.toFixed(1)} before`));
   const decoded = decodeJpegs(ctx.dir, ok.map((a) => a.data));
   assert.ok(decoded.every((d) => d.stamp), 'every snapshot carries a readable stamp');
 });
