@@ -79,7 +79,7 @@ async function plays(url) {
     const demo = await page.evaluate(() => ({ state: window.cameraDemo.state, server: window.cameraDemo.server, tried: window.cameraDemo.tried }));
     assert.equal(demo.state, 'watching');
     assert.deepEqual(page.errors || [], [], 'uncaught errors on the page');
-    console.log(`# ${url}: ${stats.framesDecoded} frames decoded at ${stats.frameWidth}x${stats.frameHeight}, ` +
+    console.log(`${url}: ${stats.framesDecoded} frames decoded at ${stats.frameWidth}x${stats.frameHeight}, ` +
       `stamp ${a.counter} -> ${b.counter}, Janus at ${demo.server}` +
       (demo.tried.length ? ` (tried first: ${demo.tried.join('; ')})` : ''));
     return demo;
@@ -127,7 +127,7 @@ test('the stock janus with /etc/janus loads the packaged plugin from its plugins
   const p = janus.info.plugins?.['janus.plugin.camera'];
   assert.ok(p, `janus.plugin.camera not in /info's plugins: ${Object.keys(janus.info.plugins || {}).join(', ')}\n${janus.grep(/camera|plugin/i)}`);
   assert.match(janus.log(), new RegExp(`Loading plugin 'libjanus_camera\\.so'`));
-  console.log(`# janus ${janus.info.version_string}: ${p.name} ${p.version_string}; plugins: ${Object.keys(janus.info.plugins).length}, ` +
+  console.log(`janus ${janus.info.version_string}: ${p.name} ${p.version_string}; plugins: ${Object.keys(janus.info.plugins).length}, ` +
     `transports: ${Object.keys(janus.info.transports || {}).join(', ')}`);
 });
 
