@@ -204,13 +204,6 @@ int cam_camera_snapshot(cam_camera *cam, int width, int quality, int timeout_ms,
 	return 0;
 }
 
-/* A string that may not be UTF-8 (a device name, an error): null then. */
-static json_t *text_or_null(const char *text)
-{
-	json_t *v = text && *text ? json_string(text) : NULL;
-	return v ? v : json_null();
-}
-
 int cam_camera_record(cam_camera *cam, bool start, cam_recording_status *st, char *err, size_t errlen)
 {
 	cam_recording_status local;
@@ -254,10 +247,10 @@ static json_t *recording_json(cam_camera *cam)
 	cam_camera_recording_status(cam, &st);
 	json_t *rec = json_object();
 	json_object_set_new(rec, "active", json_boolean(st.active));
-	json_object_set_new(rec, "file", text_or_null(st.file));
+	json_object_set_new(rec, "file", cam_json_text(st.file));
 	json_object_set_new(rec, "bytes", json_integer((json_int_t)st.bytes));
 	json_object_set_new(rec, "frames", json_integer((json_int_t)st.frames));
-	json_object_set_new(rec, "error", text_or_null(st.error));
+	json_object_set_new(rec, "error", cam_json_text(st.error));
 	return rec;
 }
 
@@ -265,13 +258,13 @@ static json_t *source_json(const cam_camera *cam, const cam_pipeline_status *st)
 {
 	json_t *source = json_object();
 	json_object_set_new(source, "kind", json_string(st->kind));
-	json_object_set_new(source, "device", text_or_null(st->device));
+	json_object_set_new(source, "device", cam_json_text(st->device));
 	json_object_set_new(source, "width", json_integer(st->width));
 	json_object_set_new(source, "height", json_integer(st->height));
 	json_object_set_new(source, "fps", json_integer(st->fps));
 	json_object_set_new(source, "native_format", json_string(st->native_format));
 	json_object_set_new(source, "state", json_string(cam_source_state_name(st->state)));
-	json_object_set_new(source, "error", text_or_null(st->error));
+	json_object_set_new(source, "error", cam_json_text(st->error));
 	json_object_set_new(source, "on_demand", json_boolean(cam->cfg.on_demand));
 	return source;
 }
@@ -312,18 +305,25 @@ static json_t *drops_json(const cam_camera *cam)
 	return drops;
 }
 
+/* What `info` and `cameras` both say of a camera. */
+static json_t *identity_json(const cam_camera *cam, int viewers)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_string(cam->cfg.id));
+	json_object_set_new(o, "description", cam_json_text(cam->cfg.description));
+	json_object_set_new(o, "viewers", json_integer(viewers));
+	json_object_set_new(o, "max_viewers", json_integer(cam->cfg.max_viewers));
+	return o;
+}
+
 json_t *cam_camera_info_json(cam_camera *cam, int viewers)
 {
 	cam_pipeline_status st;
 	cam_pipeline_get_status(cam->pipeline, &st);
-	json_t *info = json_object();
-	json_object_set_new(info, "id", json_string(cam->cfg.id));
-	json_object_set_new(info, "description", text_or_null(cam->cfg.description));
+	json_t *info = identity_json(cam, viewers);
 	json_object_set_new(info, "source", source_json(cam, &st));
 	json_object_set_new(info, "encoder", encoder_json(&st));
 	json_object_set_new(info, "recording", recording_json(cam));
-	json_object_set_new(info, "viewers", json_integer(viewers));
-	json_object_set_new(info, "max_viewers", json_integer(cam->cfg.max_viewers));
 	json_object_set_new(info, "drops", drops_json(cam));
 	return info;
 }
@@ -332,16 +332,12 @@ json_t *cam_camera_summary_json(cam_camera *cam, int viewers)
 {
 	cam_pipeline_status st;
 	cam_pipeline_get_status(cam->pipeline, &st);
-	json_t *entry = json_object();
-	json_object_set_new(entry, "id", json_string(cam->cfg.id));
-	json_object_set_new(entry, "description", text_or_null(cam->cfg.description));
+	json_t *entry = identity_json(cam, viewers);
 	json_object_set_new(entry, "source", json_string(st.kind));
 	json_object_set_new(entry, "width", json_integer(st.width));
 	json_object_set_new(entry, "height", json_integer(st.height));
 	json_object_set_new(entry, "fps", json_integer(st.fps));
 	json_object_set_new(entry, "state", json_string(cam_source_state_name(st.state)));
-	json_object_set_new(entry, "viewers", json_integer(viewers));
-	json_object_set_new(entry, "max_viewers", json_integer(cam->cfg.max_viewers));
 	json_object_set_new(entry, "pin", json_boolean(cam->cfg.pin != NULL));
 	cam_recording_status rs;
 	cam_camera_recording_status(cam, &rs);

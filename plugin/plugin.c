@@ -312,14 +312,6 @@ static void notify(camera_session *session, cam_camera *cam, const char *event, 
 	gateway->notify_event(&camera_plugin, session->handle, info);
 }
 
-/* A text as JSON, or null when absent, empty or not UTF-8 (json_string
- * refuses that; a device name or an error could be). */
-static json_t *text_or_null(const char *text)
-{
-	json_t *v = text && *text ? json_string(text) : NULL;
-	return v ? v : json_null();
-}
-
 static json_t *id_or_null(uint64_t id)
 {
 	return id ? json_integer((json_int_t)id) : json_null();
@@ -479,7 +471,7 @@ static json_t *source_event(const cam_camera *cam, cam_source_state state, const
 {
 	return json_pack("{ss s{ssssssso}}", "camera", "event", "result",
 		"event", "source", "camera", cam_camera_id(cam), "state", cam_source_state_name(state),
-		"error", text_or_null(error));
+		"error", cam_json_text(error));
 }
 
 /* A camera's source failed or came back: its viewers get a `source` event
@@ -508,7 +500,7 @@ static void recording_event(cam_camera *cam, const char *state, const char *file
 {
 	json_t *event = json_pack("{ss s{sssssssoso}}", "camera", "event", "result", "event", "recording",
 		"camera", cam_camera_id(cam), "state", state,
-		"file", text_or_null(file), "error", text_or_null(error));
+		"file", cam_json_text(file), "error", cam_json_text(error));
 	if(events_on())
 		gateway->notify_event(&camera_plugin, NULL, json_deep_copy(json_object_get(event, "result")));
 	push_all(sessions_where(watches, cam), event);
@@ -546,8 +538,8 @@ static json_t *record(cam_camera *cam, bool start)
 		return cam_error_json(code, err);
 	recording_event(cam, start ? "started" : "stopped", st.file, NULL);
 	if(start)
-		return json_pack("{ssso}", "camera", "ok", "file", text_or_null(st.file));
-	return json_pack("{sssosIsI}", "camera", "ok", "file", text_or_null(st.file), "bytes", (json_int_t)st.bytes,
+		return json_pack("{ssso}", "camera", "ok", "file", cam_json_text(st.file));
+	return json_pack("{sssosIsI}", "camera", "ok", "file", cam_json_text(st.file), "bytes", (json_int_t)st.bytes,
 		"frames", (json_int_t)st.frames);
 }
 

@@ -286,6 +286,12 @@ bool cam_secret_equal(const char *given, const char *secret)
 	return diff == 0 && lg == ls;
 }
 
+json_t *cam_json_text(const char *text)
+{
+	json_t *v = text && *text ? json_string(text) : NULL;
+	return v ? v : json_null();
+}
+
 json_t *cam_error_json(int code, const char *reason)
 {
 	return json_pack("{sssiss}", "camera", "event", "error_code", code, "error", reason ? reason : "");

@@ -99,6 +99,10 @@ int cam_request_check_auth(const cam_config *cfg, const cam_request *req, char *
  * does not depend on where they differ.  false when either is NULL. */
 bool cam_secret_equal(const char *given, const char *secret);
 
+/* A text as JSON, or null when absent, empty or not UTF-8 (json_string
+ * refuses that; a device name or an error could be). */
+json_t *cam_json_text(const char *text);
+
 /* {"camera":"event","error_code":code,"error":reason} */
 json_t *cam_error_json(int code, const char *reason);
 

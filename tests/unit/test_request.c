@@ -261,6 +261,13 @@ static void test_cameras(void)
 
 static void test_error_json(void)
 {
+	/* Texts for answers: null for none, empty or not UTF-8. */
+	json_t *t = cam_json_text("caf\xc3\xa9");
+	CHECK(json_is_string(t));
+	json_decref(t);
+	CHECK(json_is_null(cam_json_text(NULL)));
+	CHECK(json_is_null(cam_json_text("")));
+	CHECK(json_is_null(cam_json_text("caf\xe9")));
 	json_t *e = cam_error_json(CAM_ERROR_WRONG_STATE, "start before watch");
 	CHECK(!strcmp(json_string_value(json_object_get(e, "camera")), "event"));
 	CHECK_EQ_INT(json_integer_value(json_object_get(e, "error_code")), 487);
